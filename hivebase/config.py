@@ -1,0 +1,64 @@
+"""Settings from ``<data dir>/hivebase.toml`` and ``HIVEBASE_*`` environment variables (these win)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+CONFIG_FILE = "hivebase.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HIVEBASE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="Where SQLite files, uploads and the secret live.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy-style URL; empty means embedded SQLite files in the data dir. "
+        "postgresql://user@host/db puts every app in its own schema of one database.",
+    )
+    public_url: str = Field(default="http://127.0.0.1:8080", description="Base URL clients use to reach us.")
+    redis_url: str | None = Field(default=None, description="Redis for multi-process deployments (optional).")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that encrypts app keys at rest; defaults to <data dir>/secret.key (created on init).",
+    )
+    catalog_refresh_seconds: float = Field(
+        default=1.0, ge=0, description="How stale another process's schema change may look to this one."
+    )
+    pool_size: int = Field(default=5, ge=1, le=200)
+    schema_prefix: str = Field(default="", pattern=r"^[a-z0-9_]{0,20}$",
+                               description="Prefix of every PostgreSQL schema we create (to share a database).")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _toml_source(settings_cls, init_settings))
+
+
+def _toml_source(settings_cls: type[BaseSettings], init: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
+    init_values: dict[str, Any] = init()
+    data_dir = init_values.get("data_dir") or os.environ.get("HIVEBASE_DATA_DIR") or "./data"
+    return TomlConfigSettingsSource(settings_cls, toml_file=Path(data_dir) / CONFIG_FILE)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings for a data dir; ``None`` overrides are ignored so CLI defaults never mask the file."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,190 @@
+"""The registry of apps: the main app and its sub-apps, each with its own storage, catalog and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from hivebase.core.catalog import Catalog
+from hivebase.core.fields.base import JSONType, UTCDateTime
+from hivebase.core.secrets import Vault, hash_key, random_key, same_hash
+from hivebase.db.engine import Database, Engines
+from hivebase.errors import Conflict, InvalidName, NotFound
+
+MAIN = "main"
+APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+@dataclass(slots=True)
+class App:
+    """An opened app: where its data lives and its catalog."""
+
+    name: str
+    application_id: str
+    db: Database
+    catalog: Catalog
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    app: str
+    application_id: str
+    rest_api_key: str | None
+    master_key: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"app": self.app, "applicationId": self.application_id, "restApiKey": self.rest_api_key,
+                "masterKey": self.master_key}
+
+
+def _apps_table(schema: str | None) -> sa.Table:
+    md = sa.MetaData(schema=schema)
+    return sa.Table(
+        "_hb_apps", md,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("application_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("rest_key_hash", sa.String(64), nullable=False),
+        sa.Column("master_key_hash", sa.String(64), nullable=False),
+        sa.Column("rest_key_sealed", sa.Text, nullable=False),
+        sa.Column("master_key_sealed", sa.Text, nullable=False),
+        sa.Column("settings", JSONType, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+
+
+def check_app_name(name: str) -> str:
+    if not isinstance(name, str) or not APP_NAME.match(name):
+        shown = str(name)[:64]
+        raise InvalidName(f"invalid app name {shown!r}: use 1-40 lowercase letters, digits, '-' or '_', "
+                          "starting with a letter or digit", reason="app_name")
+    return name
+
+
+class AppRegistry:
+    """Creates, opens and deletes apps; verifies their keys."""
+
+    def __init__(self, engines: Engines, vault: Vault, refresh_seconds: float = 1.0) -> None:
+        self.engines = engines
+        self.vault = vault
+        self.refresh_seconds = refresh_seconds
+        self.system = engines.system()
+        self.t_apps = _apps_table(self.system.schema)
+        self._open: dict[str, App] = {}
+        self._lock = asyncio.Lock()
+
+    async def bootstrap(self) -> None:
+        await self.engines.ensure_schema(self.system)
+        async with self.system.write() as conn:
+            await conn.run_sync(self.t_apps.metadata.create_all)
+
+    async def exists(self, name: str) -> bool:
+        async with self.system.read() as conn:
+            return await conn.scalar(sa.select(self.t_apps.c.name).where(self.t_apps.c.name == name)) is not None
+
+    async def create(self, name: str, settings: dict[str, Any] | None = None) -> Credentials:
+        """Create an app with fresh keys; the only time the keys are returned besides ``credentials``."""
+        check_app_name(name)
+        creds = Credentials(name, random_key(), random_key(), random_key())
+        assert creds.rest_api_key and creds.master_key
+        async with self.system.write() as conn:
+            taken = await conn.scalar(sa.select(self.t_apps.c.name).where(self.t_apps.c.name == name))
+            if taken is not None:
+                raise InvalidName(f"app {name!r} already exists", reason="app_exists")
+            await conn.execute(sa.insert(self.t_apps).values(
+                name=name, application_id=creds.application_id,
+                rest_key_hash=hash_key(creds.rest_api_key), master_key_hash=hash_key(creds.master_key),
+                rest_key_sealed=self.vault.seal(creds.rest_api_key),
+                master_key_sealed=self.vault.seal(creds.master_key),
+                settings=settings or {}, created_at=dt.datetime.now(dt.UTC)))
+        try:
+            await self.open(name)
+        except BaseException:
+            await self._forget(name)
+            raise
+        return creds
+
+    async def list(self) -> list[dict[str, Any]]:
+        async with self.system.read() as conn:
+            rows = (await conn.execute(sa.select(self.t_apps.c.name, self.t_apps.c.application_id,
+                                                 self.t_apps.c.created_at).order_by(self.t_apps.c.name))).all()
+        return [{"app": r.name, "applicationId": r.application_id, "createdAt": r.created_at.isoformat()}
+                for r in rows]
+
+    async def _row(self, name: str) -> Any:
+        async with self.system.read() as conn:
+            row = (await conn.execute(sa.select(self.t_apps).where(self.t_apps.c.name == name))).first()
+        if row is None:
+            raise NotFound(f"app {str(name)[:64]!r} does not exist", reason="app")
+        return row
+
+    async def credentials(self, name: str) -> Credentials:
+        row = await self._row(name)
+        return Credentials(name, row.application_id, self.vault.open(row.rest_key_sealed),
+                           self.vault.open(row.master_key_sealed))
+
+    async def rotate(self, name: str, which: str = "both") -> Credentials:
+        """New REST API and/or master key; the old ones stop working at once."""
+        await self._row(name)
+        values: dict[str, Any] = {}
+        rest = master = None
+        if which in ("rest", "both"):
+            rest = random_key()
+            values.update(rest_key_hash=hash_key(rest), rest_key_sealed=self.vault.seal(rest))
+        if which in ("master", "both"):
+            master = random_key()
+            values.update(master_key_hash=hash_key(master), master_key_sealed=self.vault.seal(master))
+        async with self.system.write() as conn:
+            await conn.execute(sa.update(self.t_apps).where(self.t_apps.c.name == name).values(**values))
+        current = await self.credentials(name)
+        return Credentials(name, current.application_id, rest or current.rest_api_key,
+                           master or current.master_key)
+
+    async def delete(self, name: str) -> None:
+        if name == MAIN:
+            raise Conflict("the main app cannot be deleted", reason="main_app")
+        await self._row(name)
+        await self._forget(name)
+
+    async def _forget(self, name: str) -> None:
+        async with self._lock:
+            self._open.pop(name, None)
+            async with self.system.write() as conn:
+                await conn.execute(sa.delete(self.t_apps).where(self.t_apps.c.name == name))
+            await self.engines.drop_app(name)
+
+    async def open(self, name: str) -> App:
+        """The app, its storage ready and its catalog loaded."""
+        app = self._open.get(name)
+        if app is not None:
+            return app
+        async with self._lock:
+            app = self._open.get(name)
+            if app is not None:
+                return app
+            row = await self._row(name)
+            db = self.engines.for_app(name)
+            await self.engines.ensure_schema(db)
+            catalog = Catalog(db, self.refresh_seconds)
+            await catalog.bootstrap()
+            app = App(name, row.application_id, db, catalog, dict(row.settings or {}))
+            self._open[name] = app
+            return app
+
+    async def by_application_id(self, application_id: str) -> App:
+        async with self.system.read() as conn:
+            name = await conn.scalar(sa.select(self.t_apps.c.name)
+                                     .where(self.t_apps.c.application_id == application_id))
+        if name is None:
+            raise NotFound("unknown application id", reason="app")
+        return await self.open(name)
+
+    async def check_key(self, name: str, key: str, kind: str) -> bool:
+        """Whether ``key`` is the app's current REST API key (``kind='rest'``) or master key."""
+        row = await self._row(name)
+        return same_hash(key, row.rest_key_hash if kind == "rest" else row.master_key_hash)

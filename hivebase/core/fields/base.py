@@ -1,0 +1,84 @@
+"""What every field type knows: its SQL column, how to validate an incoming value, how to encode it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+
+from hivebase.core.model import FieldDef
+from hivebase.errors import InvalidSchema, TypeMismatch, type_of
+
+Style = Literal["bmob", "nocobase"]
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Datetimes stored in UTC: naive on SQLite (sortable text), timestamptz on PostgreSQL; always aware in Python."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # results of SQL expressions such as min()/max() on SQLite
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class FieldType:
+    """Base of the 10 field types. Subclasses register themselves in ``hivebase.core.fields``."""
+
+    name: ClassVar[str]
+    orderable: ClassVar[bool] = True
+    has_column: ClassVar[bool] = True
+    #: the Python storage types a where/filter operand may take after ``query_value``
+    description: ClassVar[str] = ""
+
+    def column_type(self, field: FieldDef) -> sa.types.TypeEngine[Any]:
+        raise NotImplementedError
+
+    def check_definition(self, field: FieldDef) -> FieldDef:
+        """Validate type-specific options at schema time; return the normalized definition."""
+        if field.auto_increment:
+            raise InvalidSchema(f"`{field.name}`: only Number fields can auto-increment", field=field.name,
+                                reason="auto_increment")
+        if field.target:
+            raise InvalidSchema(f"`{field.name}`: targetClass is only for Pointer and Relation fields",
+                                field=field.name, reason="target")
+        return field
+
+    def validate(self, value: Any, field: FieldDef, table: str | None = None) -> Any:
+        """An incoming wire value (never None) → the Python value stored. Raises TypeMismatch/InvalidValue."""
+        raise NotImplementedError
+
+    def query_value(self, value: Any, field: FieldDef, table: str | None = None) -> Any:
+        """A where/filter operand → a value comparable with the stored one."""
+        return self.validate(value, field, table)
+
+    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
+        """A stored Python value → the wire value of a dialect."""
+        return value
+
+    def mismatch(self, field: FieldDef, table: str | None, value: Any, expected: str, hint: str = "") -> TypeMismatch:
+        return TypeMismatch(table, field.name, expected, type_of(value), hint)

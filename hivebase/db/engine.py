@@ -1,0 +1,193 @@
+"""Engines and the ``Database`` object through which every SQL statement of an app passes.
+
+SQLite: one file per app (apps stay isolated, a sub-app can be deleted by removing its file), WAL,
+foreign keys on, and write transactions that take the write lock up front (``BEGIN IMMEDIATE``) so two
+writers never deadlock on a lock upgrade. PostgreSQL: one engine, one schema per app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+Dialect = Literal["sqlite", "postgresql"]
+SYSTEM_NAME = "hivebase"
+APP_SCHEMA_PREFIX = "app_"
+
+
+class Database:
+    """One app's (or the system registry's) storage: an engine plus the schema its tables live in."""
+
+    def __init__(self, engine: AsyncEngine, dialect: Dialect, schema: str | None) -> None:
+        self.engine = engine
+        self.dialect: Dialect = dialect
+        self.schema = schema
+        self._write_lock: asyncio.Lock | None = None
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a read transaction (a consistent snapshot for multi-statement reads)."""
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed when the block ends, rolled back whole on any exception."""
+        if self.dialect != "sqlite":
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        # One writer per process at a time; BEGIN IMMEDIATE + busy_timeout orders writers across processes.
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        async with self._write_lock, self.engine.connect() as conn:
+            await conn.execution_options(hb_write=True)
+            async with conn.begin():
+                yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain driver-less URLs and pick our async drivers."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL scheme {backend!r}: use postgresql://… or leave it empty for SQLite")
+
+
+def app_schema(app_name: str) -> str:
+    return APP_SCHEMA_PREFIX + app_name
+
+
+def sqlite_engine(path: Path, pool_size: int = 5) -> AsyncEngine:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{path}",
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"check_same_thread": False},
+    )
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We emit BEGIN ourselves (see _on_begin); the driver's implicit transactions would defeat it.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "busy_timeout=15000"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+        _register_functions(dbapi_connection)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("hb_write") else "BEGIN")
+
+
+def _register_functions(dbapi_connection: Any) -> None:
+    """SQL functions SQLite may lack, so geo and regex queries run inside the statement."""
+    dbapi_connection.create_function("hb_regexp", 3, _regexp, deterministic=True)
+    for name, fn in (("sin", math.sin), ("cos", math.cos), ("asin", math.asin),
+                     ("sqrt", math.sqrt), ("radians", math.radians)):
+        dbapi_connection.create_function("hb_" + name, 1, _nullsafe(fn), deterministic=True)
+
+
+_REGEX_CACHE: dict[tuple[str, int], re.Pattern[str]] = {}
+
+
+def _regexp(pattern: str | None, flags: int | None, value: Any) -> int | None:
+    if pattern is None or value is None or not isinstance(value, str):
+        return None
+    key = (pattern, flags or 0)
+    rx = _REGEX_CACHE.get(key)
+    if rx is None:
+        if len(_REGEX_CACHE) > 512:
+            _REGEX_CACHE.clear()
+        rx = _REGEX_CACHE[key] = re.compile(pattern, flags or 0)
+    return 1 if rx.search(value) else 0
+
+
+def _nullsafe(fn: Any) -> Any:
+    def wrapped(x: float | None) -> float | None:
+        return None if x is None else fn(x)
+    return wrapped
+
+
+class Engines:
+    """Where each app's database lives, for one data dir and database URL."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, pool_size: int = 5,
+                 schema_prefix: str = "") -> None:
+        self.data_dir = Path(data_dir)
+        self.pool_size = pool_size
+        self.schema_prefix = schema_prefix
+        self._pg: AsyncEngine | None = None
+        self._sqlite: dict[str, Database] = {}
+        if database_url:
+            self.dialect: Dialect = "postgresql"
+            self._pg = create_async_engine(normalize_url(database_url), pool_size=pool_size,
+                                           max_overflow=pool_size * 2, pool_pre_ping=False)
+        else:
+            self.dialect = "sqlite"
+
+    def _sqlite_path(self, name: str) -> Path:
+        return self.data_dir / "db" / f"{name}.sqlite3"
+
+    def system(self) -> Database:
+        if self._pg is not None:
+            return Database(self._pg, "postgresql", self.schema_prefix + SYSTEM_NAME)
+        return self._sqlite_db(SYSTEM_NAME, self._sqlite_path(SYSTEM_NAME))
+
+    def for_app(self, name: str) -> Database:
+        if self._pg is not None:
+            return Database(self._pg, "postgresql", self.schema_prefix + app_schema(name))
+        return self._sqlite_db("app:" + name, self._sqlite_path("app_" + name))
+
+    def _sqlite_db(self, key: str, path: Path) -> Database:
+        db = self._sqlite.get(key)
+        if db is None:
+            db = self._sqlite[key] = Database(sqlite_engine(path, self.pool_size), "sqlite", None)
+        return db
+
+    async def ensure_schema(self, db: Database) -> None:
+        """Create the schema an app's tables live in (PostgreSQL only; SQLite files need none)."""
+        if db.schema is not None:
+            async with db.engine.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
+
+    async def drop_app(self, name: str) -> None:
+        if self._pg is not None:
+            async with self._pg.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema_prefix + app_schema(name)}" CASCADE'))
+            return
+        db = self._sqlite.pop("app:" + name, None)
+        if db is not None:
+            await db.dispose()
+        base = self._sqlite_path("app_" + name)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(base) + suffix).unlink(missing_ok=True)
+
+    async def dispose(self) -> None:
+        if self._pg is not None:
+            await self._pg.dispose()
+        for db in self._sqlite.values():
+            await db.dispose()
+        self._sqlite.clear()
+
+
+__all__ = ["Database", "Dialect", "Engines", "app_schema", "normalize_url"]
