@@ -87,9 +87,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # We emit BEGIN ourselves (see _on_begin); the driver's implicit transactions would defeat it.
+        # LIKE is made case-sensitive as on PostgreSQL; case-insensitive matching lowers both sides.
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "busy_timeout=15000"):
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "busy_timeout=15000",
+                       "case_sensitive_like=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
         _register_functions(dbapi_connection)

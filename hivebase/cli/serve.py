@@ -1,0 +1,167 @@
+"""``hivebase init`` and ``hivebase serve``: bring a data dir to life and serve it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from hivebase.cli import output
+from hivebase.cli.context import (
+    ConfigError,
+    DataDirOption,
+    JsonOption,
+    reported,
+    require_initialised,
+    run,
+    settings_for,
+)
+from hivebase.config import CONFIG_FILE, Settings
+from hivebase.core.apps import MAIN
+from hivebase.core.hub import Hub
+
+CONFIG_HEADER = """\
+# hivebase settings for this data dir.
+# Every setting below is commented out and shows its default; uncomment a line to change it.
+# HIVEBASE_<NAME> environment variables (e.g. HIVEBASE_DATABASE_URL) override this file.
+"""
+# For settings whose Field carries no description yet.
+FALLBACK_HELP = {
+    "host": "Interface `hivebase serve` listens on.",
+    "port": "Port `hivebase serve` listens on.",
+    "pool_size": "Database connections kept per engine.",
+}
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '""  # unset'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a TOML basic string is a JSON string for printable text
+
+
+def default_config() -> str:
+    """``hivebase.toml`` with every setting commented out at its default, written from ``Settings``."""
+    lines = [CONFIG_HEADER]
+    for name, info in Settings.model_fields.items():
+        if name == "data_dir":  # the file lives in the data dir, so it cannot move it
+            continue
+        description = info.description or FALLBACK_HELP.get(name)
+        if description:
+            lines.append(f"# {description}")
+        lines.append(f"# {name} = {_toml_value(info.default)}\n")
+    return "\n".join(lines)
+
+
+def initialise(settings: Settings) -> dict[str, Any]:
+    """Create the data dir, its config file and the main app when missing; the main app's credentials."""
+    data_dir = settings.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config = data_dir / CONFIG_FILE
+        if not config.exists():
+            config.write_text(default_config(), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot create the data dir {str(data_dir)!r}: {exc.strerror or exc}") from None
+
+    async def work(hub: Hub) -> tuple[dict[str, Any], bool]:
+        fresh = await hub.init_main()
+        creds = fresh if fresh is not None else await hub.apps.credentials(MAIN)
+        return creds.to_dict(), fresh is not None
+
+    creds, created = run(settings, work)
+    return {**creds, "created": created, "dataDir": str(data_dir.resolve()), "config": str(config.resolve())}
+
+
+def render_init(info: dict[str, Any]) -> None:
+    where = escape(info["dataDir"])
+    if info["created"]:
+        output.done(f"initialised {where}: app [bold]main[/bold] created")
+    else:
+        output.stdout.print(f"{where} is already initialised; app [bold]main[/bold] exists", highlight=False)
+    output.stdout.print(output.credentials_table(info, "app main"))
+    output.stdout.print("Show them again with [bold]hivebase app credentials main[/bold]; "
+                        "keep the master key secret.", highlight=False)
+
+
+def init(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+    """Create the data dir, hivebase.toml, the secret and the main app (safe to run again)."""
+    with reported(as_json):
+        info = initialise(settings_for(data_dir))
+    output.emit(as_json, info, lambda: render_init(info))
+
+
+def served_url(settings: Settings) -> Settings:
+    """Settings whose ``public_url`` is where we listen, unless the operator configured one."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    host = settings.host
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return settings.model_copy(update={"public_url": f"http://{host}:{settings.port}"})
+
+
+def render_serve(info: dict[str, Any], settings: Settings) -> None:
+    url = escape(info["url"])
+    storage = "PostgreSQL" if settings.database_url else "SQLite"
+    fresh = "; app main created" if info.get("created") else ""
+    output.stdout.print(f"hivebase — data dir {escape(info['dataDir'])} ({storage}){fresh}", highlight=False)
+    output.stdout.print(output.credentials_table(info, "app main"))
+    output.stdout.print(
+        f"Serving on [bold]{url}[/bold]   (health check: curl {url}/health)\n"
+        "Today only /health is served. The REST dialects and the MCP endpoints arrive next:\n"
+        f"  {url}/api/mcp  (NocoBase-style MCP clients)\n"
+        f"  {url}/mcp      (Bmob-style MCP clients)\n"
+        "Press Ctrl+C to stop.", highlight=False)
+
+
+def serve(data_dir: DataDirOption = None,
+          host: Annotated[str | None, typer.Option("--host", help="Interface to listen on.")] = None,
+          port: Annotated[int | None, typer.Option("--port", "-p", help="Port to listen on.")] = None,
+          init_first: Annotated[bool, typer.Option(
+              "--init", help="Initialise the data dir first when needed (what `make run` uses).")] = False,
+          as_json: JsonOption = False) -> None:
+    """Serve the data dir over HTTP (uvicorn); prints the main app's credentials and how to connect."""
+    with reported(as_json):
+        settings = settings_for(data_dir, host=host, port=port)
+        if init_first:
+            info = initialise(settings)
+        else:
+            require_initialised(settings)
+            info = _current(settings)
+        settings = served_url(settings)
+    info["url"] = settings.public_url
+    output.emit(as_json, info, lambda: render_serve(info, settings))
+    _run_server(settings)
+
+
+def _current(settings: Settings) -> dict[str, Any]:
+    async def work(hub: Hub) -> dict[str, Any]:
+        return (await hub.apps.credentials(MAIN)).to_dict()
+
+    creds = run(settings, work)
+    return {**creds, "created": False, "dataDir": str(Path(settings.data_dir).resolve())}
+
+
+def _run_server(settings: Settings) -> None:
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from hivebase.app import build_app
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout carries only our own output
+    # loop/http "auto" pick uvloop and httptools when they are importable.
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, loop="auto", http="auto",
+                lifespan="on", log_config=log_config, server_header=False)

@@ -1,0 +1,275 @@
+"""IR predicates → SQL boolean expressions, for SQLite and PostgreSQL.
+
+Leaves may evaluate to NULL on missing values; in positive context that is the same as false (AND/OR
+are monotone), and ``Not`` coalesces its operand first, so SQL follows the two-valued semantics of ir.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from hivebase.core.query import ir
+from hivebase.core.query.joins import Joins
+from hivebase.core.query.sqlvalues import json_literal, json_node, json_scalar, scalar_kind, sqlite_json_path
+from hivebase.errors import InvalidQuery
+
+EARTH_KM = 6371.0
+
+
+class Predicates:
+    """Compiles predicates against one FROM clause (``joins``). ``subjoins`` builds FROMs for subqueries."""
+
+    def __init__(self, joins: Joins, dialect: str, subjoins: Callable[[str], Joins],
+                 alias_expr: Callable[[str], Any] | None = None) -> None:
+        self.joins = joins
+        self.dialect = dialect
+        self.subjoins = subjoins
+        self.alias_expr = alias_expr
+
+    # -- paths ------------------------------------------------------------------------------------------
+
+    def column(self, path: ir.Path) -> Any:
+        table, _ = self.joins.table_for(path.hops)
+        return table.c[path.field.name]
+
+    def operand_expr(self, path: ir.Path | ir.AliasRef, value: Any) -> Any:
+        """The SQL value a path compares with ``value`` (typed by the operand when inside JSON)."""
+        if isinstance(path, ir.AliasRef):
+            if self.alias_expr is None:
+                raise InvalidQuery(f"`{path.alias}` is a result column, usable only in having")
+            return self.alias_expr(path.alias)
+        col = self.column(path)
+        if not path.json:
+            if path.field.type in ("Object", "Array", "File", "Geo", "Relation"):
+                raise InvalidQuery(f"`{path.dotted}` is a {path.field.type} field: compare a key inside it "
+                                   "or use an array operator", field=path.field.name)
+            return col
+        return json_scalar(self.dialect, col, path.json, scalar_kind(value))
+
+    # -- dispatch ---------------------------------------------------------------------------------------
+
+    def compile(self, pred: ir.Pred) -> Any:
+        method = getattr(self, "_" + type(pred).__name__.lower(), None)
+        if method is None:
+            raise InvalidQuery(f"unsupported condition {type(pred).__name__}")
+        return method(pred)
+
+    def _const(self, p: ir.Const) -> Any:
+        return sa.true() if p.value else sa.false()
+
+    def _and(self, p: ir.And) -> Any:
+        return sa.and_(*(self.compile(i) for i in p.items)) if p.items else sa.true()
+
+    def _or(self, p: ir.Or) -> Any:
+        return sa.or_(*(self.compile(i) for i in p.items)) if p.items else sa.false()
+
+    def _not(self, p: ir.Not) -> Any:
+        return sa.not_(sa.func.coalesce(self.compile(p.item), sa.false()))
+
+    def is_null(self, path: ir.Path | ir.AliasRef) -> Any:
+        if isinstance(path, ir.AliasRef):
+            return self.operand_expr(path, None).is_(None)
+        col = self.column(path)
+        if not path.json:
+            return col.is_(None)
+        if self.dialect == "postgresql":
+            node = json_node(self.dialect, col, path.json)
+            return sa.or_(node.is_(None), sa.func.jsonb_typeof(node) == "null")
+        jtype = sa.func.json_type(col, sqlite_json_path(path.json))
+        return sa.or_(jtype.is_(None), jtype == "null")
+
+    def _cmp(self, p: ir.Cmp) -> Any:
+        if p.value is None:
+            return self.is_null(p.path) if p.op == "eq" else sa.not_(self.is_null(p.path))
+        expr = self.operand_expr(p.path, p.value)
+        value = p.value
+        if p.op == "eq":
+            return expr == value
+        if p.op == "ne":
+            return expr.is_distinct_from(value)
+        ops = {"lt": expr < value, "lte": expr <= value, "gt": expr > value, "gte": expr >= value}
+        return ops[p.op]
+
+    def _inlist(self, p: ir.InList) -> Any:
+        values = [v for v in p.values if v is not None]
+        has_null = len(values) != len(p.values)
+        if not values:
+            base: Any = sa.false()
+            expr = None
+        else:
+            kinds = {scalar_kind(v) for v in values}
+            if isinstance(p.path, ir.Path) and p.path.json and len(kinds) > 1:
+                base = sa.or_(*(self.operand_expr(p.path, v) == v for v in values))
+            else:
+                expr = self.operand_expr(p.path, values[0])
+                base = expr.in_(values)
+        if has_null:
+            base = sa.or_(base, self.is_null(p.path))
+        if not p.negate:
+            return base
+        return sa.not_(sa.func.coalesce(base, sa.false()))
+
+    def _text(self, p: ir.Text) -> Any:
+        expr = self.operand_expr(p.path, "")
+        pat = p.pattern
+        if p.case_insensitive:
+            expr, pat = sa.func.lower(expr), pat.lower()
+        if p.op == "contains":
+            cond = expr.contains(pat, autoescape=True)
+        elif p.op == "startswith":
+            cond = expr.startswith(pat, autoescape=True)
+        elif p.op == "endswith":
+            cond = expr.endswith(pat, autoescape=True)
+        elif p.op == "eq":
+            cond = expr == pat
+        else:
+            cond = expr.like(pat)
+        return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
+
+    def _regex(self, p: ir.Regex) -> Any:
+        expr = self.operand_expr(p.path, "")
+        if self.dialect == "postgresql":
+            cond = expr.op("~*" if p.case_insensitive else "~")(p.pattern)
+        else:
+            flags = 2 if p.case_insensitive else 0  # re.IGNORECASE
+            cond = sa.func.hb_regexp(p.pattern, flags, expr) == 1
+        return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
+
+    # -- arrays -----------------------------------------------------------------------------------------
+
+    def _array_node(self, path: ir.Path) -> Any:
+        if path.field.type not in ("Array", "Object") or (path.field.type == "Object" and not path.json):
+            raise InvalidQuery(f"`{path.dotted}` is not an array", field=path.field.name)
+        return json_node(self.dialect, self.column(path), path.json)
+
+    def _contains_one(self, node: Any, value: Any) -> Any:
+        scalar_kind(value)
+        if self.dialect == "postgresql":
+            return sa.and_(sa.func.jsonb_typeof(node) == "array", node.op("@>")(json_literal(self.dialect, [value])))
+        each = sa.func.json_each(node).table_valued("value", "type").alias("e")
+        if isinstance(value, bool):
+            cond = each.c.type == ("true" if value else "false")
+        elif isinstance(value, int | float):
+            cond = sa.and_(each.c.type.in_(["integer", "real"]), each.c.value == value)
+        else:
+            cond = sa.and_(each.c.type == "text", each.c.value == value)
+        return sa.and_(sa.func.json_type(node) == "array", sa.exists(sa.select(1).select_from(each).where(cond)))
+
+    def _arrayhas(self, p: ir.ArrayHas) -> Any:
+        node = self._array_node(p.path)
+        parts = [self._contains_one(node, v) for v in p.values]
+        if p.mode == "any":
+            return sa.or_(*parts) if parts else sa.false()
+        if p.mode == "none":
+            return sa.not_(sa.func.coalesce(sa.or_(*parts), sa.false())) if parts else sa.true()
+        contains_all = sa.and_(*parts) if parts else self._is_array(node)
+        if p.mode == "all":
+            return contains_all
+        return sa.and_(contains_all, self._only_from(node, p.values))
+
+    def _is_array(self, node: Any) -> Any:
+        if self.dialect == "postgresql":
+            return sa.func.jsonb_typeof(node) == "array"
+        return sa.func.json_type(node) == "array"
+
+    def _only_from(self, node: Any, values: tuple[Any, ...]) -> Any:
+        """Every element of the array is one of ``values``."""
+        if self.dialect == "postgresql":
+            return json_literal(self.dialect, list(values)).op("@>")(node)
+        each = sa.func.json_each(node).table_valued("value", "type").alias("e")
+        allowed = []
+        for v in values:
+            if isinstance(v, bool):
+                allowed.append(each.c.type == ("true" if v else "false"))
+            elif isinstance(v, int | float):
+                allowed.append(sa.and_(each.c.type.in_(["integer", "real"]), each.c.value == v))
+            else:
+                allowed.append(sa.and_(each.c.type == "text", each.c.value == v))
+        other = sa.not_(sa.or_(*allowed)) if allowed else sa.true()
+        return sa.not_(sa.exists(sa.select(1).select_from(each).where(other)))
+
+    def _arrayempty(self, p: ir.ArrayEmpty) -> Any:
+        node = self._array_node(p.path)
+        length = (sa.func.jsonb_array_length(node) if self.dialect == "postgresql"
+                  else sa.func.json_array_length(node))
+        guarded = sa.case((self._is_array(node), length))
+        empty = sa.or_(node.is_(None), guarded == 0)
+        return sa.not_(sa.func.coalesce(empty, sa.false())) if p.negate else empty
+
+    # -- sub-queries and relations ----------------------------------------------------------------------
+
+    def _insubquery(self, p: ir.InSubquery) -> Any:
+        sub_joins = self.subjoins(p.sub.table)
+        sub_preds = Predicates(sub_joins, self.dialect, self.subjoins)
+        if p.sub.key is None:
+            key = sub_joins.base_table.c.objectId
+            left = self.column(p.path)
+        else:
+            key = sub_preds.column(p.sub.key)
+            if p.sub.key.json:
+                raise InvalidQuery("a sub-query key must be a field, not a path inside one")
+            left = self.column(p.path)
+        where = sub_preds.compile(p.sub.where)
+        sub = sa.select(key).select_from(sub_joins.from_clause()).where(where, key.is_not(None))
+        cond = left.in_(sub)
+        return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
+
+    def _relatedto(self, p: ir.RelatedTo) -> Any:
+        owner = self.joins.catalog.get(p.owner_table)
+        jt = owner.join_tables[p.field.name]
+        sub = sa.select(jt.c.relatedId).where(jt.c.owningId == p.owner_id)
+        return self.joins.base_table.c.objectId.in_(sub)
+
+    def _relationhas(self, p: ir.RelationHas) -> Any:
+        jt = self.joins.base.join_tables[p.field.name]
+        sub_joins = self.subjoins(p.field.target or "")
+        sub_preds = Predicates(sub_joins, self.dialect, self.subjoins)
+        target = sub_joins.base_table
+        sub = (sa.select(1).select_from(jt.join(sub_joins.from_clause(), target.c.objectId == jt.c.relatedId))
+               .where(jt.c.owningId == self.joins.base_table.c.objectId, sub_preds.compile(p.where)))
+        return ~sa.exists(sub) if p.negate else sa.exists(sub)
+
+    # -- geo ----------------------------------------------------------------------------------------------
+
+    def latlng(self, path: ir.Path) -> tuple[Any, Any]:
+        if path.field.type != "Geo":
+            raise InvalidQuery(f"`{path.dotted}` is not a Geo field", field=path.field.name)
+        col = self.column(path)
+        return (json_scalar(self.dialect, col, ("latitude",), "number"),
+                json_scalar(self.dialect, col, ("longitude",), "number"))
+
+    def distance_km(self, near: ir.GeoNear) -> Any:
+        lat, lng = self.latlng(near.path)
+        f = sa.func
+        pre = "" if self.dialect == "postgresql" else "hb_"
+
+        def fn(name: str, *args: Any) -> Any:
+            return getattr(f, pre + name)(*args)
+
+        rad = 3.141592653589793 / 180.0
+        dlat = (lat - near.latitude) * rad / 2
+        dlng = (lng - near.longitude) * rad / 2
+        a = (fn("sin", dlat) * fn("sin", dlat)
+             + fn("cos", lat * rad) * math.cos(math.radians(near.latitude))
+             * fn("sin", dlng) * fn("sin", dlng))
+        a = sa.case((a > 1.0, 1.0), else_=a)
+        return 2 * EARTH_KM * fn("asin", fn("sqrt", a))
+
+    def _geonear(self, p: ir.GeoNear) -> Any:
+        lat, _ = self.latlng(p.path)
+        if p.max_km is None:
+            return lat.is_not(None)
+        return self.distance_km(p) <= p.max_km
+
+    def _geobox(self, p: ir.GeoBox) -> Any:
+        lat, lng = self.latlng(p.path)
+        lng_cond = (lng.between(p.west, p.east) if p.west <= p.east
+                    else sa.or_(lng >= p.west, lng <= p.east))
+        return sa.and_(lat.between(p.south, p.north), lng_cond)
+
+
+__all__ = ["Predicates"]

@@ -1,0 +1,102 @@
+"""Reading rows: find, get, count and aggregate, each one SQL statement (plus one batched statement per
+Relation level when relations are appended)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from hivebase.core import access
+from hivebase.core.apps import App
+from hivebase.core.catalog import Catalog
+from hivebase.core.principals import Principal
+from hivebase.core.query import ir
+from hivebase.core.query.compile import Compiler, Embedded
+from hivebase.errors import NotFound
+
+
+def _compiler(app: App) -> Compiler:
+    return Compiler(app.catalog, app.db.dialect)
+
+
+async def _fresh(catalog: Catalog, table: str) -> None:
+    await catalog.table(table)
+
+
+async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool = False
+               ) -> tuple[list[dict[str, Any]], int | None]:
+    """Rows matching ``q`` (and the total matching count when asked, ignoring limit/offset)."""
+    await _fresh(app.catalog, q.table)
+    scope = access.row_scope(principal, "list", q.table)
+    compiler = _compiler(app)
+    rows: list[dict[str, Any]] = []
+    total = None
+    async with app.db.read() as conn:
+        if q.limit != 0:
+            stmt = compiler.rows(q, scope)
+            rows = stmt.assemble((await conn.execute(stmt.stmt)).all())
+        if with_count:
+            total = int((await conn.execute(compiler.count(q.table, q.where, scope))).scalar_one())
+    return rows, total
+
+
+async def get(app: App, principal: Principal, table: str, object_id: Any, *, keys: list[str] | None = None,
+              include: list[ir.Include] | None = None) -> dict[str, Any]:
+    tdef = await app.catalog.table(table)
+    scope = access.row_scope(principal, "get", table)
+    if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
+        raise NotFound(f"no {table} row with objectId {str(object_id)[:64]!r}", table=table)
+    q = ir.Select(table, where=ir.Cmp(ir.Path(tdef.fields["objectId"]), "eq", object_id), limit=1, keys=keys,
+                  include=include or [])
+    stmt = _compiler(app).rows(q, scope)
+    async with app.db.read() as conn:
+        rows = stmt.assemble((await conn.execute(stmt.stmt)).all())
+    if not rows:
+        raise NotFound(f"no {table} row with objectId {object_id[:64]!r}", table=table)
+    return rows[0]
+
+
+async def count(app: App, principal: Principal, table: str, where: ir.Pred = ir.Const(True)) -> int:
+    await _fresh(app.catalog, table)
+    scope = access.row_scope(principal, "list", table)
+    async with app.db.read() as conn:
+        return int((await conn.execute(_compiler(app).count(table, where, scope))).scalar_one())
+
+
+async def aggregate(app: App, principal: Principal, agg: ir.Aggregate) -> list[dict[str, Any]]:
+    await _fresh(app.catalog, agg.table)
+    scope = access.row_scope(principal, "query", agg.table)
+    stmt = _compiler(app).aggregate(agg, scope)
+    async with app.db.read() as conn:
+        return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+async def append_relations(app: App, principal: Principal, table: str, rows: list[dict[str, Any]],
+                           fields: list[str]) -> None:
+    """Load Relation members for ``rows`` in place: one statement per field, whatever the number of rows."""
+    tdef = app.catalog.get(table)
+    ids = [r["objectId"] for r in rows if r.get("objectId")]
+    if not ids:
+        return
+    for name in fields:
+        f = tdef.fields[name]
+        target = app.catalog.get(f.target or "")
+        scope = access.row_scope(principal, "list", target.name)
+        jt = tdef.join_tables[name]
+        inner = _compiler(app).rows(ir.Select(target.name, where=scope, limit=None))
+        sub = inner.stmt.order_by(None).subquery()
+        cols = [c for c in sub.c]
+        stmt = (sa.select(jt.c.owningId.label("owner"), *cols)
+                .select_from(jt.join(sub, sub.c[0] == jt.c.relatedId))
+                .where(jt.c.owningId.in_(ids)).order_by(jt.c.owningId, sub.c[0]))
+        members: dict[str, list[Embedded]] = {i: [] for i in ids}
+        async with app.db.read() as conn:
+            result = (await conn.execute(stmt)).all()
+        labels = {s.label: s.field for s in inner._slots}
+        for r in result:
+            m = r._mapping
+            values = {labels[c.name]: m[c.name] for c in cols if c.name in labels}
+            members[m["owner"]].append(Embedded(target, values))
+        for r in rows:
+            r[name] = members.get(r["objectId"], [])
