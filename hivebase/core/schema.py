@@ -217,9 +217,9 @@ async def rename_field(app: App, principal: Principal, table: str, old: str, new
                 await conn.run_sync(lambda c: idx.create(c))
         else:
             old_jt, new_jt = tdef.join_tables[old], staged.join_tables[new]
-            await conn.run_sync(lambda c: old_jt.drop(c))
             await conn.run_sync(lambda c: new_jt.create(c))
             await conn.execute(sa.insert(new_jt).from_select(["owningId", "relatedId"], sa.select(old_jt)))
+            await conn.run_sync(lambda c: old_jt.drop(c))
         await conn.execute(sa.update(cat.t_fields).where(cat.t_fields.c.table_name == table,
                                                          cat.t_fields.c.name == old).values(name=new))
         await conn.execute(sa.update(cat.t_counters).where(cat.t_counters.c.table_name == table,
