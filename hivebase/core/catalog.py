@@ -211,6 +211,7 @@ def build_sa_table(tdef: TableDef, metadata: sa.MetaData) -> sa.Table:
         if f.kind.has_column:
             columns.append(sa.Column(f.name, f.kind.column_type(f), nullable=True))
     table = sa.Table(tdef.name, metadata, *columns)
+    sa.Index(short_name(tdef.name, "createdAt", prefix="ix_"), table.c.createdAt)
     for f in tdef.user_fields():
         if f.unique:
             sa.Index(unique_index_name(tdef.name, f.name), table.c[f.name], unique=True)

@@ -109,7 +109,8 @@ class Compiler:
                 cols.append(table.c[name].label(label))
                 slots.append(_Slot(label, nest, name))
 
-        add_columns(joins.base_table, tdef, (), q.keys)
+        keys = list(q.keys) if q.keys is not None else None
+        add_columns(joins.base_table, tdef, (), keys)
 
         def add_include(inc: ir.Include, hops: tuple[Any, ...]) -> None:
             path = (*hops, inc.field)
@@ -121,13 +122,15 @@ class Compiler:
                 add_include(child, path)
 
         for inc in q.include:
-            if q.keys is not None and inc.field.name not in q.keys:
-                q.keys.append(inc.field.name)
+            if keys is not None and inc.field.name not in keys:
+                keys.append(inc.field.name)
                 add_columns(joins.base_table, tdef, (), [inc.field.name])
             add_include(inc, ())
         order = self.order_by(preds, q.order)
+        if not q.order:  # insertion order by default (createdAt is indexed on every table)
+            order.append(joins.base_table.c.createdAt.asc())
         if not any(o.path is not None and o.path.field.name == "objectId" and not o.path.hops for o in q.order):
-            order.append(joins.base_table.c.objectId.asc())
+            order.append(joins.base_table.c.objectId.asc())  # a total order, so paging never skips rows
         stmt = sa.select(*cols).select_from(joins.from_clause()).where(where).order_by(*order)
         if q.limit is not None:
             stmt = stmt.limit(q.limit)
