@@ -26,7 +26,6 @@ async def test_keys_are_not_stored_in_clear(hub: Hub) -> None:
 
 async def test_sub_apps_are_isolated(hub: Hub) -> None:
     from hivebase.core import schema
-
     from hivebase.core.principals import Principal
 
     other = await hub.apps.create("shop-2")

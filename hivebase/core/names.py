@@ -8,6 +8,7 @@ from typing import Any
 from hivebase.core.model import BUILTIN_FIELDS
 from hivebase.errors import InvalidName
 
+RULE = "use 1-40 letters, digits or '_', starting with a letter"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 RESERVED_TABLES = {"sqlite_master", "sqlite_sequence"}
 RESERVED_FIELDS = {b.lower() for b in BUILTIN_FIELDS} | {"id", "__type", "__op"}
@@ -20,8 +21,7 @@ def _shown(name: Any) -> str:
 
 def check_table_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise InvalidName(f"invalid table name {_shown(name)!r}: use 1-40 letters, digits or '_', starting with a letter",
-                          reason="table_name", table=_shown(name))
+        raise InvalidName(f"invalid table name {_shown(name)!r}: {RULE}", reason="table_name", table=_shown(name))
     if name.lower() in RESERVED_TABLES or name.lower().startswith("sqlite_"):
         raise InvalidName(f"table name {name!r} is reserved", reason="table_name", table=name)
     return name
@@ -29,8 +29,8 @@ def check_table_name(name: Any) -> str:
 
 def check_field_name(name: Any, table: str | None = None) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise InvalidName(f"invalid field name {_shown(name)!r}: use 1-40 letters, digits or '_', starting with a letter",
-                          reason="field_name", field=_shown(name), table=table)
+        raise InvalidName(f"invalid field name {_shown(name)!r}: {RULE}", reason="field_name", field=_shown(name),
+                          table=table)
     if name.lower() in RESERVED_FIELDS:
         raise InvalidName(f"`{name}` is a built-in or reserved field name and cannot be declared",
                           reason="reserved_field", field=name, table=table)

@@ -16,8 +16,14 @@ from hivebase.core.query.compile import Compiler, Embedded
 from hivebase.errors import NotFound
 
 
-def _compiler(app: App) -> Compiler:
-    return Compiler(app.catalog, app.db.dialect)
+def compiler_for(app: App, principal: Principal, action: access.Action, table: str) -> Compiler:
+    """A compiler that ANDs the principal's row scope for ``action`` on ``table`` — and for reading any other
+    table the statement touches (joins, includes, sub-queries)."""
+
+    def scope_for(t: str) -> ir.Pred:
+        return access.row_scope(principal, action if t == table else "list", t)
+
+    return Compiler(app.catalog, app.db.dialect, scope_for)
 
 
 async def _fresh(catalog: Catalog, table: str) -> None:
@@ -28,28 +34,26 @@ async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool
                ) -> tuple[list[dict[str, Any]], int | None]:
     """Rows matching ``q`` (and the total matching count when asked, ignoring limit/offset)."""
     await _fresh(app.catalog, q.table)
-    scope = access.row_scope(principal, "list", q.table)
-    compiler = _compiler(app)
+    compiler = compiler_for(app, principal, "list", q.table)
     rows: list[dict[str, Any]] = []
     total = None
     async with app.db.read() as conn:
         if q.limit != 0:
-            stmt = compiler.rows(q, scope)
+            stmt = compiler.rows(q)
             rows = stmt.assemble((await conn.execute(stmt.stmt)).all())
         if with_count:
-            total = int((await conn.execute(compiler.count(q.table, q.where, scope))).scalar_one())
+            total = int((await conn.execute(compiler.count(q.table, q.where))).scalar_one())
     return rows, total
 
 
 async def get(app: App, principal: Principal, table: str, object_id: Any, *, keys: list[str] | None = None,
               include: list[ir.Include] | None = None) -> dict[str, Any]:
     tdef = await app.catalog.table(table)
-    scope = access.row_scope(principal, "get", table)
     if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
         raise NotFound(f"no {table} row with objectId {str(object_id)[:64]!r}", table=table)
     q = ir.Select(table, where=ir.Cmp(ir.Path(tdef.fields["objectId"]), "eq", object_id), limit=1, keys=keys,
                   include=include or [])
-    stmt = _compiler(app).rows(q, scope)
+    stmt = compiler_for(app, principal, "get", table).rows(q)
     async with app.db.read() as conn:
         rows = stmt.assemble((await conn.execute(stmt.stmt)).all())
     if not rows:
@@ -59,15 +63,14 @@ async def get(app: App, principal: Principal, table: str, object_id: Any, *, key
 
 async def count(app: App, principal: Principal, table: str, where: ir.Pred = ir.Const(True)) -> int:
     await _fresh(app.catalog, table)
-    scope = access.row_scope(principal, "list", table)
+    stmt = compiler_for(app, principal, "list", table).count(table, where)
     async with app.db.read() as conn:
-        return int((await conn.execute(_compiler(app).count(table, where, scope))).scalar_one())
+        return int((await conn.execute(stmt)).scalar_one())
 
 
 async def aggregate(app: App, principal: Principal, agg: ir.Aggregate) -> list[dict[str, Any]]:
     await _fresh(app.catalog, agg.table)
-    scope = access.row_scope(principal, "query", agg.table)
-    stmt = _compiler(app).aggregate(agg, scope)
+    stmt = compiler_for(app, principal, "query", agg.table).aggregate(agg)
     async with app.db.read() as conn:
         return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
 
@@ -82,9 +85,8 @@ async def append_relations(app: App, principal: Principal, table: str, rows: lis
     for name in fields:
         f = tdef.fields[name]
         target = app.catalog.get(f.target or "")
-        scope = access.row_scope(principal, "list", target.name)
         jt = tdef.join_tables[name]
-        inner = _compiler(app).rows(ir.Select(target.name, where=scope, limit=None))
+        inner = compiler_for(app, principal, "list", target.name).rows(ir.Select(target.name, limit=None))
         sub = inner.stmt.order_by(None).subquery()
         cols = [c for c in sub.c]
         stmt = (sa.select(jt.c.owningId.label("owner"), *cols)

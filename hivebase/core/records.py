@@ -19,7 +19,7 @@ from hivebase.core.catalog import unique_index_name
 from hivebase.core.model import TableDef
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
-from hivebase.core.query.compile import Compiler
+from hivebase.core.reads import compiler_for
 from hivebase.core.secrets import random_id
 from hivebase.core.writes import Plan, apply_path_ops, plan_write
 from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, NotFound, UniqueViolation
@@ -93,14 +93,15 @@ async def _apply_relations(conn: AsyncConnection, tdef: TableDef, object_id: str
             await conn.execute(sa.delete(jt).where(jt.c.owningId == object_id, jt.c.relatedId.in_(rel.ids)))
 
 
-async def _scoped(conn: AsyncConnection, app: App, tdef: TableDef, object_id: str, scope: ir.Pred) -> Any:
+def _scoped(app: App, principal: Principal, action: access.Action, tdef: TableDef, object_id: str) -> Any:
     """The WHERE of a single-row write: its objectId, plus the principal's row scope as a sub-select."""
     t = tdef.table
     cond = t.c.objectId == object_id
+    scope = access.row_scope(principal, action, tdef.name)
     if isinstance(scope, ir.Const) and scope.value:
         return cond
-    compiler = Compiler(app.catalog, app.db.dialect)
-    ids = compiler.rows(ir.Select(tdef.name, where=scope, limit=None, keys=["objectId"])).stmt
+    ids = compiler_for(app, principal, action, tdef.name).rows(
+        ir.Select(tdef.name, limit=None, keys=["objectId"])).stmt
     return sa.and_(cond, t.c.objectId.in_(sa.select(ids.subquery().c[0])))
 
 
@@ -108,8 +109,7 @@ async def _scoped(conn: AsyncConnection, app: App, tdef: TableDef, object_id: st
 
 
 async def _create(conn: AsyncConnection, app: App, principal: Principal, table: str, data: Any) -> dict[str, Any]:
-    scope = access.row_scope(principal, "create", table)
-    del scope  # creation has no rows to scope; field rules arrive with roles
+    access.require(principal, "create", table)
     tdef = app.catalog.get(table)
     plan = plan_write(tdef, data, creating=True)
     values = dict(plan.values)
@@ -146,13 +146,12 @@ async def create(app: App, principal: Principal, table: str, data: Any) -> dict[
 
 async def _update(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any,
                   data: Any) -> dict[str, Any]:
-    scope = access.row_scope(principal, "update", table)
     tdef = app.catalog.get(table)
     if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
         raise _not_found(table, object_id)
     plan = plan_write(tdef, data, creating=False)
     t = tdef.table
-    where = await _scoped(conn, app, tdef, object_id, scope)
+    where = _scoped(app, principal, "update", tdef, object_id)
     if plan.needs_row:
         stmt = sa.select(t).where(where)
         if app.db.dialect == "postgresql":
@@ -190,11 +189,10 @@ async def update(app: App, principal: Principal, table: str, object_id: str, dat
 
 
 async def _delete(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any) -> None:
-    scope = access.row_scope(principal, "destroy", table)
     tdef = app.catalog.get(table)
     if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
         raise _not_found(table, object_id)
-    where = await _scoped(conn, app, tdef, object_id, scope)
+    where = _scoped(app, principal, "destroy", tdef, object_id)
     result = await conn.execute(sa.delete(tdef.table).where(where))
     if result.rowcount == 0:
         raise _not_found(table, object_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from hivebase.core.fields.base import Style
@@ -11,7 +12,8 @@ from hivebase.core.query.compile import Embedded
 NULLABLE_BUILTINS = ("ACL", "createdBy", "updatedBy")
 
 
-def render_row(tdef: TableDef, row: dict[str, Any], style: Style, *, relations: bool = True) -> dict[str, Any]:
+def render_row(tdef: TableDef, row: dict[str, Any], style: Style, *,
+               relations: bool | Collection[str] = True) -> dict[str, Any]:
     """One row in a dialect's shape. Bmob: Dates as {"__type":"Date"}, Pointers as Pointer objects,
     expanded Pointers as {"__type":"Object","className":…}; NocoBase: ISO dates, ids as plain values."""
     out: dict[str, Any] = {}
@@ -30,9 +32,9 @@ def render_row(tdef: TableDef, row: dict[str, Any], style: Style, *, relations: 
                 out[name] = None
         else:
             out[name] = f.kind.encode(value, f, style)
-    if relations and style == "bmob":
+    if relations and style == "bmob":  # Bmob shows each Relation as a descriptor (of the keys asked for)
         for f in tdef.user_fields():
-            if f.type == "Relation" and f.name not in out:
+            if f.type == "Relation" and f.name not in out and (relations is True or f.name in relations):
                 out[f.name] = f.kind.encode(None, f, style)
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from hivebase.core.fields.base import UTCDateTime
 from hivebase.core.model import TableDef
 from hivebase.core.query import ir
 from hivebase.core.query.joins import Joins
-from hivebase.core.query.predicates import Predicates
+from hivebase.core.query.predicates import Context, Predicates
 from hivebase.core.query.sqlvalues import json_node
 from hivebase.errors import InvalidQuery
 
@@ -63,15 +63,19 @@ class RowsStatement:
 
 
 class Compiler:
-    def __init__(self, catalog: Catalog, dialect: str) -> None:
+    """Compiles statements for one caller: ``scope_for(table)`` is the row scope ANDed wherever that
+    table's rows are read — the queried table, joined Pointers, includes and every sub-query."""
+
+    def __init__(self, catalog: Catalog, dialect: str,
+                 scope_for: Callable[[str], ir.Pred] | None = None) -> None:
         self.catalog = catalog
         self.dialect = dialect
+        self.scope_for = scope_for
 
-    def _joins(self, table: str) -> Joins:
-        return Joins(self.catalog, self.catalog.get(table))
-
-    def _preds(self, joins: Joins, alias_expr: Any = None) -> Predicates:
-        return Predicates(joins, self.dialect, self._joins, alias_expr)
+    def _start(self, table: str) -> tuple[Joins, Predicates, ir.Pred]:
+        ctx = Context(self.catalog, self.dialect, self.scope_for)
+        joins = ctx.joins(table, top=True)
+        return joins, Predicates(joins, ctx), ctx.scope(table)
 
     def order_by(self, preds: Predicates, order: Sequence[ir.Order], alias_expr: Any = None) -> list[Any]:
         clauses = []
@@ -92,10 +96,9 @@ class Compiler:
             clauses.append(clause.nulls_first() if nulls == "first" else clause.nulls_last())
         return clauses
 
-    def rows(self, q: ir.Select, scope: ir.Pred = ir.Const(True)) -> RowsStatement:
+    def rows(self, q: ir.Select) -> RowsStatement:
         tdef = self.catalog.get(q.table)
-        joins = Joins(self.catalog, tdef)
-        preds = self._preds(joins)
+        joins, preds, scope = self._start(q.table)
         where = preds.compile(ir.conj(q.where, scope))
         slots: list[_Slot] = []
         cols: list[Any] = []
@@ -138,14 +141,13 @@ class Compiler:
             stmt = stmt.offset(q.offset)
         return RowsStatement(stmt, slots, tables)
 
-    def count(self, table: str, where: ir.Pred, scope: ir.Pred = ir.Const(True)) -> sa.Select[Any]:
-        joins = self._joins(table)
-        cond = self._preds(joins).compile(ir.conj(where, scope))
+    def count(self, table: str, where: ir.Pred) -> sa.Select[Any]:
+        joins, preds, scope = self._start(table)
+        cond = preds.compile(ir.conj(where, scope))
         return sa.select(sa.func.count()).select_from(joins.from_clause()).where(cond)
 
-    def aggregate(self, agg: ir.Aggregate, scope: ir.Pred = ir.Const(True)) -> sa.Select[Any]:
-        joins = self._joins(agg.table)
-        preds = self._preds(joins)
+    def aggregate(self, agg: ir.Aggregate) -> sa.Select[Any]:
+        joins, preds, scope = self._start(agg.table)
         where = preds.compile(ir.conj(agg.where, scope))
         exprs: dict[str, Any] = {}
         group_by = []
@@ -161,7 +163,7 @@ class Compiler:
                 raise InvalidQuery(f"`{alias[:64]}` is not a result column; columns are {', '.join(exprs)}")
             return exprs[alias]
 
-        having_preds = self._preds(joins, alias_expr)
+        having_preds = Predicates(joins, preds.ctx, alias_expr)
         stmt = sa.select(*(e.label(a) for a, e in exprs.items())).select_from(joins.from_clause()).where(where)
         if group_by:
             stmt = stmt.group_by(*group_by)

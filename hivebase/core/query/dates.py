@@ -87,12 +87,12 @@ def _bad(text: str, field: str, table: str | None) -> InvalidValue:
 
 
 def parse_timezone(value: Any, now: dt.datetime | None = None) -> int:
-    """``+08:00``, ``-0530``, ``+8``, ``UTC``/``Z``, or an IANA name (its offset at ``now``) → minutes east of UTC."""
+    """``+08:00``, ``-0530``, ``+8``, ``UTC``/``Z`` or an IANA name (its offset at ``now``) → minutes east."""
     if value is None:
         return 0
     if not isinstance(value, str):
-        raise InvalidQuery(f"timezone must be a string such as +08:00 or Asia/Shanghai, received {type_of(value)}",
-                           field="timezone")
+        raise InvalidQuery("timezone must be a string such as +08:00 or Asia/Shanghai, received "
+                           f"{type_of(value)}", field="timezone")
     text = value.strip()
     if text.upper() in ("", "Z", "UTC", "GMT"):
         return 0
@@ -109,5 +109,5 @@ def parse_timezone(value: Any, now: dt.datetime | None = None) -> int:
         else:
             offset = (now or dt.datetime.now(dt.UTC)).astimezone(tz).utcoffset() or dt.timedelta()
             return int(offset.total_seconds() // 60)
-    raise InvalidQuery(f"timezone {text[:40]!r} is not recognised; use an offset such as +08:00 or -0530, UTC, "
-                       "or an IANA name such as Asia/Shanghai", field="timezone")
+    raise InvalidQuery(f"timezone {text[:40]!r} is not recognised; use an offset such as +08:00 or -0530, "
+                       "UTC, or an IANA name such as Asia/Shanghai", field="timezone")

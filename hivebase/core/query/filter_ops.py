@@ -18,137 +18,56 @@ Semantics chosen here (ir.py gives the null rules these rely on):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from hivebase.core.model import FieldDef
-from hivebase.core.query.dates import Period, parse_instant, parse_period
-from hivebase.core.query.ir import (
-    And,
-    ArrayEmpty,
-    ArrayHas,
-    Cmp,
-    CmpOp,
-    Const,
-    InList,
-    Not,
-    Or,
-    Path,
-    Pred,
-    Text,
-    conj,
+from hivebase.core.query.date_ops import (
+    op_date_after,
+    op_date_before,
+    op_date_between,
+    op_date_not_after,
+    op_date_not_before,
+    op_date_not_on,
+    op_date_on,
+    period,
+)
+from hivebase.core.query.ir import And, ArrayEmpty, ArrayHas, CmpOp, Const, InList, Not, Or, Pred, Text, conj
+from hivebase.core.query.operands import (
+    Target,
+    as_list,
+    cmp,
+    convert,
+    disj,
+    element,
+    err,
+    flag,
+    pair,
+    text_operand,
 )
 from hivebase.errors import InvalidQuery, TypeMismatch, suggest, type_of
 
-MAX_LIST = 1000
-MAX_PATTERN = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What an operator applies to: a path (or an AliasRef in ``having``), the field typing its operands."""
-
-    path: Path
-    field: FieldDef
-    table: str | None = None
-    json: bool = False  # a value inside an Object/Array: any JSON scalar
-    name: str = ""
-
-    @property
-    def kind(self) -> str:
-        return "json" if self.json else self.field.type
-
-    @property
-    def label(self) -> str:
-        return self.name or self.field.name
-
-
-def disj(*preds: Pred) -> Pred:
-    """OR of predicates: ``Const(False)`` dropped, nested ORs flattened, empty → false."""
-    items: list[Pred] = []
-    for p in preds:
-        if isinstance(p, Const):
-            if p.value:
-                return Const(True)
-            continue
-        items.extend(p.items if isinstance(p, Or) else (p,))
-    if not items:
-        return Const(False)
-    return items[0] if len(items) == 1 else Or(tuple(items))
-
-
-def _err(t: Target, message: str) -> InvalidQuery:
-    return InvalidQuery(f"`{t.label}`: {message}", field=t.label, table=t.table)
-
-
-def convert(t: Target, value: Any, tz: int) -> Any:
-    """One non-null operand → the stored form of the target's field."""
-    if t.json:
-        if isinstance(value, str | bool | int | float):
-            return value
-        raise TypeMismatch(t.table, t.label, "a string, number or boolean", type_of(value))
-    if t.kind == "Date":
-        return parse_instant(value, t.label, tz, t.table)
-    if t.kind in ("Object", "File", "Geo"):
-        raise _err(t, f"a whole {t.kind} value cannot be compared; compare a key inside it "
-                      f"(`{t.label}.key`) or use $empty/$exists")
-    if isinstance(value, list | dict) and t.kind != "Pointer":
-        raise TypeMismatch(t.table, t.label, t.field.kind.description, type_of(value))
-    return t.field.kind.query_value(value, t.field, t.table)
-
-
-def element(t: Target, value: Any) -> Any:
-    """An element of an Array field: a JSON scalar."""
-    if isinstance(value, str | bool | int | float):
-        return value
-    raise TypeMismatch(t.table, t.label, "array elements that are strings, numbers or booleans", type_of(value))
-
-
-def as_list(t: Target, op: str, value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeMismatch(t.table, t.label, f"a list for `{op}`", type_of(value))
-    if len(value) > MAX_LIST:
-        raise _err(t, f"`{op}` takes at most {MAX_LIST} values, received {len(value)}")
-    return value
-
-
-def flag(value: Any) -> bool:
-    """Flag operators: only an explicit false turns them around."""
-    return value is not False
-
-
-def _cmp(t: Target, op: CmpOp, value: Any) -> Cmp:
-    return Cmp(t.path, op, value)
-
-
-def _text(t: Target, op: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeMismatch(t.table, t.label, f"a string for `{op}`", type_of(value))
-    if len(value) > MAX_PATTERN or "\x00" in value:
-        raise _err(t, f"the `{op}` text must be under {MAX_PATTERN} characters without NUL")
-    return value
+__all__ = ["Target", "apply", "check", "disj", "flag"]
 
 
 # -- equality and lists ------------------------------------------------------------------------------------
 
 def op_eq(t: Target, v: Any, tz: int) -> Pred:
     if v is None:
-        return _cmp(t, "eq", None)
+        return cmp(t, "eq", None)
     if t.kind == "Array":
         return op_match(t, v, tz) if isinstance(v, list) else ArrayHas(t.path, (element(t, v),), "any")
     if isinstance(v, list):
         return op_in(t, v, tz)
-    return _cmp(t, "eq", convert(t, v, tz))
+    return cmp(t, "eq", convert(t, v, tz))
 
 
 def op_ne(t: Target, v: Any, tz: int) -> Pred:
     if v is None:
-        return _cmp(t, "ne", None)
+        return cmp(t, "ne", None)
     if t.kind == "Array":
         return op_not_match(t, v, tz) if isinstance(v, list) else ArrayHas(t.path, (element(t, v),), "none")
     if isinstance(v, list):
         return op_not_in(t, v, tz)
-    return _cmp(t, "ne", convert(t, v, tz))
+    return cmp(t, "ne", convert(t, v, tz))
 
 
 def op_in(t: Target, v: Any, tz: int) -> Pred:
@@ -158,7 +77,7 @@ def op_in(t: Target, v: Any, tz: int) -> Pred:
     values = tuple(convert(t, x, tz) for x in items if x is not None)
     preds: list[Pred] = [InList(t.path, values)] if values else []
     if any(x is None for x in items):
-        preds.append(_cmp(t, "eq", None))
+        preds.append(cmp(t, "eq", None))
     return disj(*preds)
 
 
@@ -169,64 +88,58 @@ def op_not_in(t: Target, v: Any, tz: int) -> Pred:
     values = tuple(convert(t, x, tz) for x in items if x is not None)
     preds: list[Pred] = [InList(t.path, values, negate=True)] if values else []
     if any(x is None for x in items):
-        preds.append(_cmp(t, "ne", None))
+        preds.append(cmp(t, "ne", None))
     return conj(*preds)
 
 
 def op_is(t: Target, v: Any, tz: int) -> Pred:
     if v is None:
-        return _cmp(t, "eq", None)
+        return cmp(t, "eq", None)
     if isinstance(v, bool) and t.kind in ("Bool", "json"):
-        return _cmp(t, "eq", v)
-    raise _err(t, "`$is` takes null (or true/false on a Bool field)")
+        return cmp(t, "eq", v)
+    raise err(t, "`$is` takes null (or true/false on a Bool field)")
 
 
 def op_not(t: Target, v: Any, tz: int) -> Pred:
     if v is None:
-        return _cmp(t, "ne", None)
+        return cmp(t, "ne", None)
     if isinstance(v, bool) and t.kind in ("Bool", "json"):
-        return _cmp(t, "ne", v)
-    raise _err(t, "`$not` takes null (or true/false on a Bool field)")
+        return cmp(t, "ne", v)
+    raise err(t, "`$not` takes null (or true/false on a Bool field)")
 
 
 # -- order ------------------------------------------------------------------------------------------------
 
-def _ordered(op: str, cmp: CmpOp) -> Callable[[Target, Any, int], Pred]:
+def _ordered(op: str, relation: CmpOp) -> Callable[[Target, Any, int], Pred]:
     def apply(t: Target, v: Any, tz: int) -> Pred:
         if v is None or isinstance(v, list):
             raise TypeMismatch(t.table, t.label, f"one value for `{op}`", type_of(v))
-        return _cmp(t, cmp, convert(t, v, tz))
+        return cmp(t, relation, convert(t, v, tz))
     return apply
-
-
-def _pair(t: Target, op: str, v: Any) -> tuple[Any, Any]:
-    if not isinstance(v, list) or len(v) != 2 or v[0] is None or v[1] is None:
-        raise TypeMismatch(t.table, t.label, f"a list of two values for `{op}`", type_of(v))
-    return v[0], v[1]
 
 
 def op_between(t: Target, v: Any, tz: int) -> Pred:
     if t.kind == "Date":
         return op_date_between(t, v, tz)
-    lo, hi = _pair(t, "$between", v)
-    return And((_cmp(t, "gte", convert(t, lo, tz)), _cmp(t, "lte", convert(t, hi, tz))))
+    lo, hi = pair(t, "$between", v)
+    return And((cmp(t, "gte", convert(t, lo, tz)), cmp(t, "lte", convert(t, hi, tz))))
 
 
 def op_not_between(t: Target, v: Any, tz: int) -> Pred:
     if t.kind == "Date":
-        lo, hi = _pair(t, "$notBetween", v)
-        start, end = _period(t, lo, tz), _period(t, hi, tz)
-        upper = _cmp(t, "gte", end.end) if end.end else _cmp(t, "gt", end.start)
-        return Or((_cmp(t, "lt", start.start), upper, _cmp(t, "eq", None)))
-    lo, hi = _pair(t, "$notBetween", v)
-    return Or((_cmp(t, "lt", convert(t, lo, tz)), _cmp(t, "gt", convert(t, hi, tz)), _cmp(t, "eq", None)))
+        lo, hi = pair(t, "$notBetween", v)
+        start, end = period(t, lo, tz), period(t, hi, tz)
+        upper = cmp(t, "gte", end.end) if end.end else cmp(t, "gt", end.start)
+        return Or((cmp(t, "lt", start.start), upper, cmp(t, "eq", None)))
+    lo, hi = pair(t, "$notBetween", v)
+    return Or((cmp(t, "lt", convert(t, lo, tz)), cmp(t, "gt", convert(t, hi, tz)), cmp(t, "eq", None)))
 
 
 # -- text -------------------------------------------------------------------------------------------------
 
 def _like(case_insensitive: bool, negate: bool, op: str) -> Callable[[Target, Any, int], Pred]:
     def apply(t: Target, v: Any, tz: int) -> Pred:
-        return Text(t.path, "like", _text(t, op, v), case_insensitive, negate)
+        return Text(t.path, "like", text_operand(t, op, v), case_insensitive, negate)
     return apply
 
 
@@ -236,9 +149,9 @@ TextKind = Literal["contains", "startswith", "endswith"]
 def _substring(kind: TextKind, negate: bool, op: str) -> Callable[[Target, Any, int], Pred]:
     def apply(t: Target, v: Any, tz: int) -> Pred:
         if v is None:
-            return _cmp(t, "ne" if negate else "eq", None)
+            return cmp(t, "ne" if negate else "eq", None)
         items = as_list(t, op, v) if isinstance(v, list) else [v]
-        preds = [Text(t.path, kind, _text(t, op, x), True, negate) for x in items]
+        preds = [Text(t.path, kind, text_operand(t, op, x), True, negate) for x in items]
         return conj(*preds) if negate else disj(*preds)
     return apply
 
@@ -249,8 +162,8 @@ def op_empty(t: Target, v: Any, tz: int) -> Pred:
     if t.kind == "Array":
         return ArrayEmpty(t.path)
     if t.kind in ("String", "json"):
-        return Or((_cmp(t, "eq", None), _cmp(t, "eq", "")))
-    return _cmp(t, "eq", None)
+        return Or((cmp(t, "eq", None), cmp(t, "eq", "")))
+    return cmp(t, "eq", None)
 
 
 def op_not_empty(t: Target, v: Any, tz: int) -> Pred:
@@ -259,63 +172,16 @@ def op_not_empty(t: Target, v: Any, tz: int) -> Pred:
     if t.kind == "Array":
         return ArrayEmpty(t.path, negate=True)
     if t.kind in ("String", "json"):
-        return And((_cmp(t, "ne", None), _cmp(t, "ne", "")))
-    return _cmp(t, "ne", None)
+        return And((cmp(t, "ne", None), cmp(t, "ne", "")))
+    return cmp(t, "ne", None)
 
 
 def op_exists(t: Target, v: Any, tz: int) -> Pred:
-    return _cmp(t, "ne" if flag(v) else "eq", None)
+    return cmp(t, "ne" if flag(v) else "eq", None)
 
 
 def op_not_exists(t: Target, v: Any, tz: int) -> Pred:
-    return _cmp(t, "eq" if flag(v) else "ne", None)
-
-
-# -- dates ------------------------------------------------------------------------------------------------
-
-def _period(t: Target, v: Any, tz: int) -> Period:
-    return parse_period(v, t.label, tz, t.table)
-
-
-def op_date_on(t: Target, v: Any, tz: int) -> Pred:
-    p = _period(t, v, tz)
-    if p.end is None:
-        return _cmp(t, "eq", p.start)
-    return And((_cmp(t, "gte", p.start), _cmp(t, "lt", p.end)))
-
-
-def op_date_not_on(t: Target, v: Any, tz: int) -> Pred:
-    p = _period(t, v, tz)
-    if p.end is None:
-        return _cmp(t, "ne", p.start)
-    return Or((_cmp(t, "lt", p.start), _cmp(t, "gte", p.end), _cmp(t, "eq", None)))
-
-
-def op_date_before(t: Target, v: Any, tz: int) -> Pred:
-    return _cmp(t, "lt", _period(t, v, tz).start)
-
-
-def op_date_not_before(t: Target, v: Any, tz: int) -> Pred:
-    return _cmp(t, "gte", _period(t, v, tz).start)
-
-
-def op_date_after(t: Target, v: Any, tz: int) -> Pred:
-    p = _period(t, v, tz)
-    return _cmp(t, "gte", p.end) if p.end else _cmp(t, "gt", p.start)
-
-
-def op_date_not_after(t: Target, v: Any, tz: int) -> Pred:
-    p = _period(t, v, tz)
-    return _cmp(t, "lt", p.end) if p.end else _cmp(t, "lte", p.start)
-
-
-def op_date_between(t: Target, v: Any, tz: int) -> Pred:
-    if not isinstance(v, list):
-        return op_date_on(t, v, tz)
-    lo, hi = _pair(t, "$dateBetween", v)
-    start, end = _period(t, lo, tz), _period(t, hi, tz)
-    upper = _cmp(t, "lt", end.end) if end.end else _cmp(t, "lte", end.start)
-    return And((_cmp(t, "gte", start.start), upper))
+    return cmp(t, "eq" if flag(v) else "ne", None)
 
 
 # -- arrays and booleans ----------------------------------------------------------------------------------
@@ -354,13 +220,13 @@ def op_array_not_empty(t: Target, v: Any, tz: int) -> Pred:
 def op_is_falsy(t: Target, v: Any, tz: int) -> Pred:
     if not flag(v):
         return op_is_truly(t, True, tz)
-    return Or((_cmp(t, "eq", None), _cmp(t, "eq", False)))
+    return Or((cmp(t, "eq", None), cmp(t, "eq", False)))
 
 
 def op_is_truly(t: Target, v: Any, tz: int) -> Pred:
     if not flag(v):
         return op_is_falsy(t, True, tz)
-    return _cmp(t, "eq", True)
+    return cmp(t, "eq", True)
 
 
 # -- the table --------------------------------------------------------------------------------------------
@@ -402,8 +268,8 @@ OPERATORS: dict[str, tuple[Op, frozenset[str]]] = {
 ALIASES = {"$endsWith": "$endWith", "$notEndsWith": "$notEndWith"}
 
 
-def apply(op: str, t: Target, value: Any, tz: int = 0) -> Pred:
-    """Operator ``op`` with operand ``value`` on ``t``; unknown or misplaced operators are named in the error."""
+def check(op: str, t: Target) -> Op:
+    """The operator's function; unknown operators and operators on the wrong kind of field are refused."""
     entry = OPERATORS.get(ALIASES.get(op, op))
     if entry is None:
         hint = suggest(op, list(OPERATORS))
@@ -416,7 +282,12 @@ def apply(op: str, t: Target, value: Any, tz: int = 0) -> Pred:
         what = "a value inside a JSON field" if t.json else f"a {t.kind} field"
         raise InvalidQuery(f"`{op}` does not apply to `{t.label}` ({what}); operators for it are "
                            f"{', '.join(usable(t.kind))}", field=t.label, table=t.table, operator=op)
-    return fn(t, value, tz)
+    return fn
+
+
+def apply(op: str, t: Target, value: Any, tz: int = 0) -> Pred:
+    """Operator ``op`` with operand ``value`` on ``t``."""
+    return check(op, t)(t, value, tz)
 
 
 def usable(kind: str) -> list[str]:

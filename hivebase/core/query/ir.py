@@ -39,6 +39,16 @@ class Path:
         return ".".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class AliasRef:
+    """A result column of an aggregate, used as a ``Path`` stand-in inside ``having`` predicates."""
+
+    alias: str
+
+
+Operand = Path | AliasRef
+
+
 class Pred:
     """Base of predicate nodes."""
 
@@ -67,14 +77,14 @@ class Not(Pred):
 class Cmp(Pred):
     """Scalar comparison. For a JSON path the operand's Python type picks the comparison (number, string, bool)."""
 
-    path: Path
+    path: Operand
     op: CmpOp
     value: Any
 
 
 @dataclass(frozen=True, slots=True)
 class InList(Pred):
-    path: Path
+    path: Operand
     values: tuple[Any, ...]
     negate: bool = False
 
@@ -83,7 +93,7 @@ class InList(Pred):
 class Text(Pred):
     """String matching. ``op='like'`` takes a SQL LIKE pattern (``%``/``_``) from the caller as is."""
 
-    path: Path
+    path: Operand
     op: Literal["contains", "startswith", "endswith", "like", "eq"]
     pattern: str
     case_insensitive: bool = False
@@ -220,13 +230,6 @@ class Measure:
     alias: str
     path: Path | None = None  # None with count means count(*)
     distinct: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AliasRef:
-    """A result column of an aggregate, used as a ``Path`` stand-in inside ``having`` predicates."""
-
-    alias: str
 
 
 @dataclass(slots=True)

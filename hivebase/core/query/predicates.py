@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hivebase.core.catalog import Catalog
 from hivebase.core.query import ir
 from hivebase.core.query.joins import Joins
 from hivebase.core.query.sqlvalues import json_literal, json_node, json_scalar, scalar_kind, sqlite_json_path
@@ -20,15 +21,50 @@ from hivebase.errors import InvalidQuery
 EARTH_KM = 6371.0
 
 
-class Predicates:
-    """Compiles predicates against one FROM clause (``joins``). ``subjoins`` builds FROMs for subqueries."""
+class Context:
+    """What every part of one statement shares: the catalog, the dialect, the caller's row scopes,
+    and a counter that keeps table aliases unique across nested sub-queries."""
 
-    def __init__(self, joins: Joins, dialect: str, subjoins: Callable[[str], Joins],
-                 alias_expr: Callable[[str], Any] | None = None) -> None:
-        self.joins = joins
+    def __init__(self, catalog: Catalog, dialect: str, scope_for: Callable[[str], ir.Pred] | None = None) -> None:
+        self.catalog = catalog
         self.dialect = dialect
-        self.subjoins = subjoins
+        self._scope_for = scope_for
+        self._count = 0
+        self._visible: dict[str, Any] = {}
+
+    def fresh_name(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}{self._count}"
+
+    def scope(self, table: str) -> ir.Pred:
+        return ir.Const(True) if self._scope_for is None else self._scope_for(table)
+
+    def joins(self, table: str, *, top: bool = False) -> Joins:
+        return Joins(self.catalog, self.catalog.get(table), alias=None if top else self.fresh_name("s"),
+                     visible=self.visible_ids, fresh_name=self.fresh_name)
+
+    def visible_ids(self, table: str) -> Any:
+        """``SELECT objectId`` of the rows of ``table`` the caller may see; None when all are visible."""
+        scope = self.scope(table)
+        if isinstance(scope, ir.Const) and scope.value:
+            return None
+        joins = self.joins(table)
+        cond = Predicates(joins, self).compile(scope)
+        return sa.select(joins.base_table.c.objectId).select_from(joins.from_clause()).where(cond)
+
+
+class Predicates:
+    """Compiles predicates against one FROM clause (``joins``); sub-queries get their own, scoped."""
+
+    def __init__(self, joins: Joins, ctx: Context, alias_expr: Callable[[str], Any] | None = None) -> None:
+        self.joins = joins
+        self.ctx = ctx
+        self.dialect = ctx.dialect
         self.alias_expr = alias_expr
+
+    def sub(self, table: str) -> tuple[Joins, Predicates]:
+        joins = self.ctx.joins(table)
+        return joins, Predicates(joins, self.ctx)
 
     # -- paths ------------------------------------------------------------------------------------------
 
@@ -203,8 +239,7 @@ class Predicates:
     # -- sub-queries and relations ----------------------------------------------------------------------
 
     def _insubquery(self, p: ir.InSubquery) -> Any:
-        sub_joins = self.subjoins(p.sub.table)
-        sub_preds = Predicates(sub_joins, self.dialect, self.subjoins)
+        sub_joins, sub_preds = self.sub(p.sub.table)
         if p.sub.key is None:
             key = sub_joins.base_table.c.objectId
             left = self.column(p.path)
@@ -213,24 +248,30 @@ class Predicates:
             if p.sub.key.json:
                 raise InvalidQuery("a sub-query key must be a field, not a path inside one")
             left = self.column(p.path)
-        where = sub_preds.compile(p.sub.where)
+        where = sub_preds.compile(ir.conj(p.sub.where, self.ctx.scope(p.sub.table)))
         sub = sa.select(key).select_from(sub_joins.from_clause()).where(where, key.is_not(None))
         cond = left.in_(sub)
         return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
 
     def _relatedto(self, p: ir.RelatedTo) -> Any:
-        owner = self.joins.catalog.get(p.owner_table)
+        owner = self.ctx.catalog.get(p.owner_table)
         jt = owner.join_tables[p.field.name]
         sub = sa.select(jt.c.relatedId).where(jt.c.owningId == p.owner_id)
+        visible = self.ctx.visible_ids(p.owner_table)
+        if visible is not None:  # an owner the caller cannot see relates to nothing
+            sub = sub.where(jt.c.owningId.in_(visible))
         return self.joins.base_table.c.objectId.in_(sub)
 
     def _relationhas(self, p: ir.RelationHas) -> Any:
         jt = self.joins.base.join_tables[p.field.name]
-        sub_joins = self.subjoins(p.field.target or "")
-        sub_preds = Predicates(sub_joins, self.dialect, self.subjoins)
+        target_name = p.field.target or ""
+        sub_joins, sub_preds = self.sub(target_name)
         target = sub_joins.base_table
-        sub = (sa.select(1).select_from(jt.join(sub_joins.from_clause(), target.c.objectId == jt.c.relatedId))
-               .where(jt.c.owningId == self.joins.base_table.c.objectId, sub_preds.compile(p.where)))
+        cond = sub_preds.compile(ir.conj(p.where, self.ctx.scope(target_name)))
+        jt_alias = jt.alias(self.ctx.fresh_name("r"))
+        sub = (sa.select(1).select_from(jt_alias.join(sub_joins.from_clause(),
+                                                     target.c.objectId == jt_alias.c.relatedId))
+               .where(jt_alias.c.owningId == self.joins.base_table.c.objectId, cond))
         return ~sa.exists(sub) if p.negate else sa.exists(sub)
 
     # -- geo ----------------------------------------------------------------------------------------------

@@ -43,7 +43,14 @@ REFUSED = {"$where": "`$where` (JavaScript conditions) is not supported",
            "$text": "`$text` (full-text search) is not supported; use $regex",
            "$containedBy": "`$containedBy` is not supported; use $nin on the values to exclude",
            "$geoWithin": "`$geoWithin` is not supported; use $within with $box, or $nearSphere"}
+HANDLERS = {"$eq": "equal", "$ne": "equal", "$lt": "compare", "$lte": "compare", "$gt": "compare",
+            "$gte": "compare", "$in": "in_list", "$nin": "in_list", "$exists": "exists", "$all": "all_of",
+            "$regex": "regex", "$nearSphere": "near", "$within": "within", "$select": "select",
+            "$dontSelect": "select", "$inQuery": "in_query", "$notInQuery": "in_query"}
+COMPANIONS = {"$options": "$regex", **dict.fromkeys(DISTANCES, "$nearSphere")}  # operands of another operator
+FIELD_OPS = (*HANDLERS, "$options", "$maxDistance…")
 NOT_COMPARABLE = ("Relation", "Geo", "File", "Object", "Array")
+NESTED = "the pattern nests repetitions (such as `(a+)+`), which may take exponential time; simplify it"
 NO_VALUE_TYPES = {"Object": "compare a key inside it (`{0}.key`) or use $exists",
                   "Geo": "use $nearSphere, $within or $exists", "File": "only $exists applies"}
 
@@ -72,7 +79,7 @@ def check_shape(doc: Any, what: str = "where") -> None:
             raise InvalidQuery(f"`{what}` holds more than {MAX_JSON_ITEMS} values", reason="too_large")
         if isinstance(value, dict | list | tuple):
             if depth > MAX_JSON_DEPTH:
-                raise InvalidQuery(f"`{what}` is nested more than {MAX_JSON_DEPTH} levels", reason="too_large")
+                raise InvalidQuery(f"`{what}` nests more than {MAX_JSON_DEPTH} levels", reason="too_large")
             stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
 
 
@@ -94,7 +101,9 @@ def nearest_order(pred: Pred) -> ir.Order | None:
 def bad(name: str, op: str, text: str, **details: Any) -> InvalidQuery:
     """An InvalidQuery about field ``name`` (a resolved, hence bounded, name) and operator ``op``."""
     sep = " " if text.startswith("is ") else ": "
-    return InvalidQuery(f"`{name}`{sep}{text}", field=name or None, operator=op or None, **details)
+    if op:
+        details["operator"] = op
+    return InvalidQuery(f"`{name}`{sep}{text}", field=name or None, **details)
 
 
 def refuse_operator(op: str, known: tuple[str, ...]) -> InvalidQuery:
@@ -116,25 +125,33 @@ def json_scalar(table: TableDef, path: Path, value: Any) -> Any:
     raise TypeMismatch(table.name, path.dotted, "a string, number, boolean or null", type_of(value))
 
 
-def catastrophic(pattern: str) -> bool:
-    """Nested repetition such as ``(a+)+``: backtracking engines may take exponential time on it."""
-    repeats = {sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT)}
+def regex_problem(pattern: str) -> str | None:
+    """Why a pattern Python compiles is still refused: nested repetition such as ``(a+)+`` (exponential
+    backtracking), or a construct PostgreSQL rejects (named or atomic groups, possessive, conditionals)."""
+    parsed = sre.parse(pattern)
+    if parsed.state.groupdict:
+        return "named groups are not supported"
+    unsupported = {getattr(sre, n, None) for n in ("ATOMIC_GROUP", "POSSESSIVE_REPEAT", "GROUPREF_EXISTS")}
 
-    def walk(items: Any, inside: bool) -> bool:
+    def walk(items: Any, inside: bool) -> str | None:
         for op, av in items:
-            if op in repeats:
+            found = None
+            if op in unsupported and op is not None:
+                found = "atomic groups, possessive quantifiers and conditionals are not supported"
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
                 many = av[1] > 1
-                if (inside and many) or walk(av[2], inside or many):
-                    return True
-            elif op is sre.SUBPATTERN and walk(av[-1], inside):
-                return True
-            elif op is sre.BRANCH and any(walk(b, inside) for b in av[1]):
-                return True
-            elif op in (sre.ASSERT, sre.ASSERT_NOT) and walk(av[1], inside):
-                return True
-        return False
+                found = NESTED if inside and many else walk(av[2], inside or many)
+            elif op is sre.SUBPATTERN:
+                found = walk(av[-1], inside)
+            elif op is sre.BRANCH:
+                found = next((r for b in av[1] if (r := walk(b, inside))), None)
+            elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                found = walk(av[1], inside)
+            if found:
+                return found
+        return None
 
-    return walk(sre.parse(pattern), False)
+    return walk(parsed, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +175,6 @@ class Site:
 
 class WhereParser:
     """One parse: carries the catalog and the condition budget shared by sub-queries."""
-
-    HANDLERS = {"$eq": "equal", "$ne": "not_equal", "$lt": "compare", "$lte": "compare", "$gt": "compare",
-                "$gte": "compare", "$in": "in_list", "$nin": "in_list", "$exists": "exists", "$all": "all_of",
-                "$regex": "regex", "$nearSphere": "near", "$within": "within", "$select": "select",
-                "$dontSelect": "select", "$inQuery": "in_query", "$notInQuery": "in_query"}
-    COMPANIONS = {"$options": "$regex", **dict.fromkeys(DISTANCES, "$nearSphere")}
-    FIELD_OPS = (*HANDLERS, "$options", "$maxDistance…")
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -217,7 +227,7 @@ class WhereParser:
         s = Site(table, path, value if is_ops else {"$eq": value}, depth)
         if is_ops and not all(isinstance(k, str) and k.startswith("$") for k in value):
             raise bad(s.name, "", "an operator object cannot mix $operators and plain keys")
-        for k, owner in self.COMPANIONS.items():
+        for k, owner in COMPANIONS.items():
             if k in s.ops and owner not in s.ops:
                 raise bad(s.name, k, f"{k} only goes with {owner}")
         preds: list[Pred] = []
@@ -225,10 +235,10 @@ class WhereParser:
             self.count()
             if s.whole == "Relation":
                 preds.append(self.relation_op(s, op, operand))
-            elif op in self.HANDLERS:
-                preds.append(getattr(self, self.HANDLERS[op])(s, op, operand))
-            elif op not in self.COMPANIONS:
-                raise refuse_operator(op, self.FIELD_OPS)
+            elif op in HANDLERS:
+                preds.append(getattr(self, HANDLERS[op])(s, op, operand))
+            elif op not in COMPANIONS:
+                raise refuse_operator(op, FIELD_OPS)
         return conj(*preds)
 
     # -- comparisons ----------------------------------------------------------------------------------------
@@ -245,24 +255,17 @@ class WhereParser:
             raise bad(s.name, op, f"is {kind_of(s.path.field)}: {op} does not apply; {hint.format(s.name)}")
 
     def equal(self, s: Site, op: str, operand: Any) -> Pred:
+        """$eq/$ne (a bare value is $eq). On a whole Array a scalar means "contains", an array the set."""
+        ne = op == "$ne"
         if operand is None:
-            return Cmp(s.path, "eq", None)
+            return Cmp(s.path, "ne" if ne else "eq", None)
         if s.whole == "Array":
             if isinstance(operand, list):
-                return ArrayHas(s.path, self.values(s, op, operand), "exact")
-            return ArrayHas(s.path, (operand,), "any")
-        self.no_value_compare(s, "equality")
-        return Cmp(s.path, "eq", self.value(s, operand))
-
-    def not_equal(self, s: Site, op: str, operand: Any) -> Pred:
-        if operand is None:
-            return Cmp(s.path, "ne", None)
-        if s.whole == "Array":
-            if isinstance(operand, list):
-                return Not(ArrayHas(s.path, self.values(s, op, operand), "exact"))
-            return ArrayHas(s.path, (operand,), "none")
+                has = ArrayHas(s.path, self.elements(s, op, operand), "exact")
+                return Not(has) if ne else has
+            return ArrayHas(s.path, self.elements(s, op, [operand]), "none" if ne else "any")
         self.no_value_compare(s, op)
-        return Cmp(s.path, "ne", self.value(s, operand))
+        return Cmp(s.path, "ne" if ne else "eq", self.value(s, operand))
 
     def compare(self, s: Site, op: str, operand: Any) -> Pred:
         if s.whole and not s.path.field.kind.orderable:
@@ -284,10 +287,20 @@ class WhereParser:
             raise bad(s.name, op, f"{op} takes at most {MAX_LIST} values", reason="too_large")
         return tuple(operand)
 
+    def elements(self, s: Site, op: str, operand: Any) -> tuple[Any, ...]:
+        """Operands matched against the elements of an Array: JSON scalars."""
+        for v in self.values(s, op, operand):
+            if isinstance(v, bool | str) or (isinstance(v, int | float) and math.isfinite(v)):
+                continue
+            raise TypeMismatch(s.table.name, s.name, "array elements that are strings, numbers or booleans",
+                               type_of(v))
+        return tuple(operand)
+
     def in_list(self, s: Site, op: str, operand: Any) -> Pred:
-        raw = self.values(s, op, operand)
         if s.whole == "Array":
-            return ArrayHas(s.path, raw, "any" if op == "$in" else "none") if raw else Const(op == "$nin")
+            items = self.elements(s, op, operand)
+            return ArrayHas(s.path, items, "any" if op == "$in" else "none") if items else Const(op == "$nin")
+        raw = self.values(s, op, operand)
         self.no_value_compare(s, op)
         items = tuple(self.value(s, v) for v in raw if v is not None)
         with_null = None in raw
@@ -299,10 +312,10 @@ class WhereParser:
                     Cmp(s.path, "ne", None) if with_null else Const(True))
 
     def all_of(self, s: Site, op: str, operand: Any) -> Pred:
-        raw = self.values(s, op, operand)
         if s.whole not in (None, "Array"):
             raise bad(s.name, op, f"is {kind_of(s.path.field)}: $all applies to Array fields")
-        return ArrayHas(s.path, raw, "all") if raw else Const(False)
+        items = self.elements(s, op, operand)
+        return ArrayHas(s.path, items, "all") if items else Const(False)
 
     def regex(self, s: Site, op: str, pattern: Any) -> Pred:
         if s.whole not in (None, "String"):
@@ -316,9 +329,9 @@ class WhereParser:
         except (re.error, RecursionError, OverflowError) as exc:
             detail = getattr(exc, "msg", "too complex")
             raise bad(s.name, op, f"$regex is not a valid regular expression ({detail})") from exc
-        if catastrophic(pattern):
-            raise bad(s.name, op, "$regex nests repetitions (such as `(a+)+`), which can take exponential time; "
-                      "simplify the pattern")
+        problem = regex_problem(pattern)
+        if problem:
+            raise bad(s.name, op, f"$regex: {problem}")
         options = s.ops.get("$options", "")
         if not isinstance(options, str) or set(options) - {"i"}:
             raise bad(s.name, "$options", "$options supports only `i` (case-insensitive)")
@@ -353,9 +366,8 @@ class WhereParser:
         if not isinstance(box, list) or len(box) != 2:
             raise bad(s.name, op, '$within takes {"$box":[<south-west GeoPoint>,<north-east GeoPoint>]}')
         (south, west), (north, east) = self.point(s, op, box[0]), self.point(s, op, box[1])
-        if south > north or west > east:
-            raise bad(s.name, op, "$box takes the south-west corner, then the north-east one (boxes across "
-                      "the 180th meridian are not supported)")
+        if south > north:  # west > east is a box across the 180th meridian
+            raise bad(s.name, op, "$box takes the south-west corner first, then the north-east one")
         return ir.GeoBox(s.path, south, west, north, east)
 
     # -- sub-queries and relations ----------------------------------------------------------------------
@@ -399,14 +411,16 @@ class WhereParser:
         f = s.path.field
         if op in ("$inQuery", "$notInQuery"):
             return ir.RelationHas(f, self.target_where(s, op, operand)[1], negate=op == "$notInQuery")
-        if op == "$exists" and isinstance(operand, bool):
-            return ir.RelationHas(f, Const(True), negate=not operand)
+        if op == "$exists":
+            self.exists(s, op, operand)  # checks the flag
+            return ir.RelationHas(f, Const(True), negate=operand is False)
         if op not in ("$eq", "$ne", "$in", "$nin", "$all"):
-            raise bad(s.name, op[:40], f"is a Relation field: {op[:40]} does not apply (use a Pointer, $ne, $in, "
-                      "$nin, $all, $exists, $inQuery or $notInQuery)")
+            raise bad(s.name, op[:40], f"is a Relation field: {op[:40]} does not apply (use a Pointer, $ne, "
+                      "$in, $nin, $all, $exists, $inQuery or $notInQuery)")
         ptr, oid = get_type("Pointer"), Path(self.sub_table(f.target, op).fields["objectId"])
         if op in ("$eq", "$ne"):
-            return ir.RelationHas(f, Cmp(oid, "eq", ptr.query_value(operand, f, s.table.name)), negate=op == "$ne")
+            one = Cmp(oid, "eq", ptr.query_value(operand, f, s.table.name))
+            return ir.RelationHas(f, one, negate=op == "$ne")
         ids = tuple(ptr.query_value(v, f, s.table.name) for v in self.values(s, op, operand))
         if op == "$all":
             return conj(*(ir.RelationHas(f, Cmp(oid, "eq", i)) for i in ids)) if ids else Const(False)
@@ -428,15 +442,13 @@ class WhereParser:
 
 def comparable(table: TableDef, path: Path, sub: TableDef, key: Path) -> bool:
     """Whether $select can match our values with theirs: one type, or objectIds of one table on both sides."""
-    if path.json or key.json:
-        return True
     a, b = path.field, key.field
-    if a.type in NOT_COMPARABLE or b.type in NOT_COMPARABLE:
+    if path.json or key.json or a.type in NOT_COMPARABLE or b.type in NOT_COMPARABLE:
         return False
     ids_a = a.target if a.type == "Pointer" else table.name if a.name == "objectId" else None
     ids_b = b.target if b.type == "Pointer" else sub.name if b.name == "objectId" else None
     if ids_a and ids_b:
         return ids_a == ids_b
-    if ids_a or ids_b:
-        return (b if ids_a else a).type == "String"
+    if ids_a or ids_b:  # objectIds against a String holding ids (createdBy…); a Pointer needs ids
+        return a.type == b.type == "String"
     return a.type == b.type
