@@ -7,16 +7,18 @@ PORT ?= 8080
 
 .PHONY: run test bench lint install install-test clean
 
+# Without ensurepip (Debian's python3 lacks python3-venv) fall back to a pip-less venv filled by the system pip.
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(PY) -m venv $(VENV) || { rm -rf $(VENV) && $(PY) -m venv --without-pip $(VENV) \
+		&& $(PY) -m pip --python $(BIN)/python install -q pip; }
+	-$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/python -m pip install -q -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -25,8 +27,10 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/hivebase serve --data-dir $(DATA) --host $(HOST) --port $(PORT) --init
 
+# pytest exits 5 when it collected no tests: say so, and fail.
 test: install-test
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	@rc=0; $(BIN)/python -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 bench: install-test
 	$(BIN)/python bench/core.py

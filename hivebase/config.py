@@ -23,8 +23,8 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(default="http://127.0.0.1:8080", description="Base URL clients use to reach us.")
     redis_url: str | None = Field(default=None, description="Redis for multi-process deployments (optional).")
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = Field(default="127.0.0.1", description="Interface `hivebase serve` listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `hivebase serve` listens on.")
     secret_key: str | None = Field(
         default=None,
         description="Key that encrypts app keys at rest; defaults to <data dir>/secret.key (created on init).",
@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     catalog_refresh_seconds: float = Field(
         default=1.0, ge=0, description="How stale another process's schema change may look to this one."
     )
-    pool_size: int = Field(default=5, ge=1, le=200)
+    pool_size: int = Field(default=5, ge=1, le=200, description="Database connections kept per engine.")
     schema_prefix: str = Field(default="", pattern=r"^[a-z0-9_]{0,20}$",
                                description="Prefix of every PostgreSQL schema we create (to share a database).")
 

@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.TyperException as exc:  # bad or missing arguments and options
         print_json({"error": UsageError(exc.format_message(), reason="usage").to_dict()})
         sys.exit(1)
+    except Exception as exc:  # a bug: scripts still get one JSON document; the traceback goes to stderr
+        first_line = (str(exc).splitlines() or [""])[0]
+        print_json({"error": {"type": "InternalError", "reason": "internal",
+                              "message": f"{type(exc).__name__}: {first_line}"}})
+        raise
     sys.exit(code if isinstance(code, int) else 0)
 
 

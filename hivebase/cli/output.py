@@ -19,8 +19,9 @@ from rich.text import Text
 
 from hivebase.errors import HivebaseError
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+# No emoji codes or highlighting: names and messages come from users and must print as they are.
+stdout = Console(soft_wrap=True, emoji=False, highlight=False)
+stderr = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
 
 
 def _default(value: Any) -> str:
@@ -52,13 +53,13 @@ def fail(as_json: bool, error: HivebaseError) -> NoReturn:
         print_json({"error": error.to_dict()})
     else:
         message = " ".join(str(error.message).split())
-        stderr.print(f"[bold red]Error:[/bold red] {escape(message)}", highlight=False)
+        stderr.print(f"[bold red]Error:[/bold red] {escape(message)}")
     raise typer.Exit(1)
 
 
 def done(message: str) -> None:
     """A one-line confirmation for a person (user-supplied parts must be escaped by the caller)."""
-    stdout.print(f"[green]✓[/green] {message}", highlight=False)
+    stdout.print(f"[green]✓[/green] {message}")
 
 
 def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:

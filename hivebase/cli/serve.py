@@ -30,13 +30,6 @@ CONFIG_HEADER = """\
 # HIVEBASE_<NAME> environment variables (e.g. HIVEBASE_DATABASE_URL) override this file.
 """
 # For settings whose Field carries no description yet.
-FALLBACK_HELP = {
-    "host": "Interface `hivebase serve` listens on.",
-    "port": "Port `hivebase serve` listens on.",
-    "pool_size": "Database connections kept per engine.",
-}
-
-
 def _toml_value(value: Any) -> str:
     if value is None:
         return '""  # unset'
@@ -53,7 +46,7 @@ def default_config() -> str:
     for name, info in Settings.model_fields.items():
         if name == "data_dir":  # the file lives in the data dir, so it cannot move it
             continue
-        description = info.description or FALLBACK_HELP.get(name)
+        description = info.description
         if description:
             lines.append(f"# {description}")
         lines.append(f"# {name} = {_toml_value(info.default)}\n")
@@ -85,10 +78,10 @@ def render_init(info: dict[str, Any]) -> None:
     if info["created"]:
         output.done(f"initialised {where}: app [bold]main[/bold] created")
     else:
-        output.stdout.print(f"{where} is already initialised; app [bold]main[/bold] exists", highlight=False)
+        output.stdout.print(f"{where} is already initialised; app [bold]main[/bold] exists")
     output.stdout.print(output.credentials_table(info, "app main"))
     output.stdout.print("Show them again with [bold]hivebase app credentials main[/bold]; "
-                        "keep the master key secret.", highlight=False)
+                        "keep the master key secret.")
 
 
 def init(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
@@ -116,14 +109,14 @@ def render_serve(info: dict[str, Any], settings: Settings) -> None:
     url = escape(info["url"])
     storage = "PostgreSQL" if settings.database_url else "SQLite"
     fresh = "; app main created" if info.get("created") else ""
-    output.stdout.print(f"hivebase — data dir {escape(info['dataDir'])} ({storage}){fresh}", highlight=False)
+    output.stdout.print(f"hivebase — data dir {escape(info['dataDir'])} ({storage}){fresh}")
     output.stdout.print(output.credentials_table(info, "app main"))
     output.stdout.print(
         f"Serving on [bold]{url}[/bold]   (health check: curl {url}/health)\n"
         "Today only /health is served. The REST dialects and the MCP endpoints arrive next:\n"
         f"  {url}/api/mcp  (NocoBase-style MCP clients)\n"
         f"  {url}/mcp      (Bmob-style MCP clients)\n"
-        "Press Ctrl+C to stop.", highlight=False)
+        "Press Ctrl+C to stop.")
 
 
 def serve(data_dir: DataDirOption = None,

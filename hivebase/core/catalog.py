@@ -95,6 +95,8 @@ class Catalog:
         self.t_counters = self.sys.tables[self._key("_hb_counters")]
         self.t_meta = self.sys.tables[self._key("_hb_meta")]
         self.tables: dict[str, TableDef] = {}
+        #: compiled statements that depend only on the schema; emptied whenever the schema is reloaded
+        self.statements: dict[Any, Any] = {}
         self.version = -1
         self._checked = 0.0
         self._lock = asyncio.Lock()
@@ -154,7 +156,7 @@ class Catalog:
         if not force and now - self._checked < self.refresh_seconds:
             return False
         async with self._lock:
-            async with self.db.read() as conn:
+            async with self.db.read(snapshot=True) as conn:
                 version = await conn.scalar(
                     sa.select(self.t_meta.c.value).where(self.t_meta.c.key == "schema_version"))
                 self._checked = time.monotonic()
@@ -164,7 +166,7 @@ class Catalog:
             return True
 
     async def load(self) -> None:
-        async with self._lock, self.db.read() as conn:
+        async with self._lock, self.db.read(snapshot=True) as conn:
             await self._load(conn)
             self._checked = time.monotonic()
 
@@ -190,6 +192,7 @@ class Catalog:
             build_sa_table(tdef, metadata)
             tables[tdef.name] = tdef
         self.tables = tables
+        self.statements = {}
         self.version = int(version or 0)
 
     async def bump_version(self, conn: AsyncConnection) -> None:

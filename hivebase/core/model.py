@@ -11,6 +11,16 @@ if TYPE_CHECKING:
     from hivebase.core.fields.base import FieldType
 
 BUILTIN_FIELDS = ("objectId", "createdAt", "updatedAt", "ACL", "createdBy", "updatedBy")
+_GET_TYPE: list[Any] = []
+
+
+def _type_registry() -> Any:
+    """``fields.get_type``, imported once (fields import this module, so not at import time)."""
+    if not _GET_TYPE:
+        from hivebase.core.fields import get_type
+
+        _GET_TYPE.append(get_type)
+    return _GET_TYPE[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +38,7 @@ class FieldDef:
 
     @property
     def kind(self) -> FieldType:
-        from hivebase.core.fields import get_type
-
-        return get_type(self.type)
+        return _type_registry()(self.type)
 
     def with_name(self, name: str) -> FieldDef:
         return replace(self, name=name)

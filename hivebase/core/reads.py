@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from hivebase.core import access
 from hivebase.core.apps import App
 from hivebase.core.catalog import Catalog
+from hivebase.core.model import TableDef
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
-from hivebase.core.query.compile import Compiler, Embedded
+from hivebase.core.query.compile import Compiler, Embedded, RowsStatement
 from hivebase.errors import NotFound
 
 
@@ -51,14 +52,33 @@ async def get(app: App, principal: Principal, table: str, object_id: Any, *, key
     tdef = await app.catalog.table(table)
     if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
         raise NotFound(f"no {table} row with objectId {str(object_id)[:64]!r}", table=table)
-    q = ir.Select(table, where=ir.Cmp(ir.Path(tdef.fields["objectId"]), "eq", object_id), limit=1, keys=keys,
-                  include=include or [])
-    stmt = compiler_for(app, principal, "get", table).rows(q)
+    stmt = _get_statement(app, principal, tdef, keys, include or [])
     async with app.db.read() as conn:
-        rows = stmt.assemble((await conn.execute(stmt.stmt)).all())
+        rows = stmt.assemble((await conn.execute(stmt.stmt, {"oid": object_id})).all())
     if not rows:
         raise NotFound(f"no {table} row with objectId {object_id[:64]!r}", table=table)
     return rows[0]
+
+
+def _get_statement(app: App, principal: Principal, tdef: TableDef, keys: list[str] | None,
+                   include: list[ir.Include]) -> RowsStatement:
+    """The get-by-id statement with the objectId as a bound parameter, compiled once per shape and scope."""
+    compiler = compiler_for(app, principal, "get", tdef.name)
+    key: Any = ("get", tdef.name, tuple(keys) if keys is not None else None, tuple(include),
+                access.row_scope(principal, "get", tdef.name))
+    try:
+        cached = app.catalog.statements.get(key)
+    except TypeError:  # a scope holding unhashable values is simply not cached
+        key, cached = None, None
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    oid = ir.Path(tdef.fields["objectId"])
+    q = ir.Select(tdef.name, where=ir.Cmp(oid, "eq", sa.bindparam("oid", type_=sa.String())), limit=1,
+                  keys=keys, include=include, order=[ir.Order(path=oid)])
+    stmt = compiler.rows(q)
+    if key is not None and len(app.catalog.statements) < 1024:
+        app.catalog.statements[key] = stmt
+    return stmt
 
 
 async def count(app: App, principal: Principal, table: str, where: ir.Pred = ir.Const(True)) -> int:

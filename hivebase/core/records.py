@@ -127,7 +127,7 @@ async def _create(conn: AsyncConnection, app: App, principal: Principal, table: 
     row = {"objectId": object_id, "createdAt": stamp, "updatedAt": stamp,
            "createdBy": principal.user_id, "updatedBy": principal.user_id, **values}
     try:
-        await conn.execute(sa.insert(tdef.table).values(row))
+        await conn.execute(tdef.table.insert(), row)
     except IntegrityError as exc:
         raise _unique_error(app, tdef, exc) from None
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)

@@ -24,10 +24,17 @@ def random_key(nbytes: int = 16) -> str:
     return secrets.token_hex(nbytes)
 
 
+ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
 def random_id(length: int = 10) -> str:
-    """A random alphanumeric id such as Bmob's objectIds (62**10 ≈ 2**59)."""
-    alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """A random alphanumeric id such as Bmob's objectIds (62**10 ≈ 2**59), from one draw of randomness."""
+    n = secrets.randbits(6 * length)
+    out = []
+    for _ in range(length):
+        n, r = divmod(n, 62)
+        out.append(ALPHABET[r])
+    return "".join(out)
 
 
 def hash_key(key: str) -> str:

@@ -34,10 +34,14 @@ class Database:
         self._write_lock: asyncio.Lock | None = None
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a read transaction (a consistent snapshot for multi-statement reads)."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+    async def read(self, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading. On SQLite each statement sees its own committed snapshot unless
+        ``snapshot`` asks for one transaction around all of them."""
+        async with self.engine.connect() as conn:
+            if snapshot:
+                await conn.execution_options(hb_snapshot=True)
+            async with conn.begin():
+                yield conn
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -98,7 +102,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("hb_write") else "BEGIN")
+        # Writers take the lock up front; readers need no BEGIN (each statement reads one WAL snapshot),
+        # which saves a round trip to the driver's thread per request.
+        options = conn.get_execution_options()
+        if options.get("hb_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif options.get("hb_snapshot"):
+            conn.exec_driver_sql("BEGIN")
 
 
 def _register_functions(dbapi_connection: Any) -> None:

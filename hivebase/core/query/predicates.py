@@ -127,8 +127,13 @@ class Predicates:
             return expr == value
         if p.op == "ne":
             return expr.is_distinct_from(value)
-        ops = {"lt": expr < value, "lte": expr <= value, "gt": expr > value, "gte": expr >= value}
-        return ops[p.op]
+        if p.op == "lt":
+            return expr < value
+        if p.op == "lte":
+            return expr <= value
+        if p.op == "gt":
+            return expr > value
+        return expr >= value
 
     def _inlist(self, p: ir.InList) -> Any:
         values = [v for v in p.values if v is not None]
