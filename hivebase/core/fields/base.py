@@ -14,7 +14,8 @@ from hivebase.errors import InvalidSchema, TypeMismatch, type_of
 
 Style = Literal["bmob", "nocobase"]
 
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# None is stored as SQL NULL (not JSON 'null'), so "no value" has one representation to test for.
+JSONType = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -28,7 +28,6 @@ from hivebase.core.query.date_ops import (
     op_date_not_before,
     op_date_not_on,
     op_date_on,
-    period,
 )
 from hivebase.core.query.ir import And, ArrayEmpty, ArrayHas, CmpOp, Const, InList, Not, Or, Pred, Text, conj
 from hivebase.core.query.operands import (
@@ -126,13 +125,11 @@ def op_between(t: Target, v: Any, tz: int) -> Pred:
 
 
 def op_not_between(t: Target, v: Any, tz: int) -> Pred:
+    """Everything ``$between`` does not match: nulls and, inside JSON, values of another kind included."""
     if t.kind == "Date":
-        lo, hi = pair(t, "$notBetween", v)
-        start, end = period(t, lo, tz), period(t, hi, tz)
-        upper = cmp(t, "gte", end.end) if end.end else cmp(t, "gt", end.start)
-        return Or((cmp(t, "lt", start.start), upper, cmp(t, "eq", None)))
+        return Not(op_date_between(t, v, tz))
     lo, hi = pair(t, "$notBetween", v)
-    return Or((cmp(t, "lt", convert(t, lo, tz)), cmp(t, "gt", convert(t, hi, tz)), cmp(t, "eq", None)))
+    return Not(And((cmp(t, "gte", convert(t, lo, tz)), cmp(t, "lte", convert(t, hi, tz)))))
 
 
 # -- text -------------------------------------------------------------------------------------------------

@@ -21,6 +21,23 @@ from hivebase.errors import InvalidQuery
 EARTH_KM = 6371.0
 
 
+def _bool_order(expr: Any, op: str, value: bool) -> Any:
+    """Booleans order false < true, but SQL has no order on them: rewrite to equalities."""
+    is_true, is_false = expr == sa.true(), expr == sa.false()
+    either = sa.or_(is_true, is_false)
+    return {("gt", False): is_true, ("gt", True): sa.false(), ("gte", False): either, ("gte", True): is_true,
+            ("lt", True): is_false, ("lt", False): sa.false(), ("lte", True): either,
+            ("lte", False): is_false}[(op, value)]
+
+
+def _same_type(values: list[Any]) -> list[Any]:
+    """Numbers of an IN list as one type: PostgreSQL binds them all with the first one's type."""
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values) and any(
+            isinstance(v, float) for v in values):
+        return [float(v) for v in values]
+    return values
+
+
 class Context:
     """What every part of one statement shares: the catalog, the dialect, the caller's row scopes,
     and a counter that keeps table aliases unique across nested sub-queries."""
@@ -127,6 +144,8 @@ class Predicates:
             return expr == value
         if p.op == "ne":
             return expr.is_distinct_from(value)
+        if isinstance(value, bool):
+            return _bool_order(expr, p.op, value)
         if p.op == "lt":
             return expr < value
         if p.op == "lte":
@@ -138,16 +157,15 @@ class Predicates:
     def _inlist(self, p: ir.InList) -> Any:
         values = [v for v in p.values if v is not None]
         has_null = len(values) != len(p.values)
-        if not values:
-            base: Any = sa.false()
-            expr = None
-        else:
+        base: Any = sa.false()
+        if values and isinstance(p.path, ir.Path) and p.path.json:
             kinds = {scalar_kind(v) for v in values}
-            if isinstance(p.path, ir.Path) and p.path.json and len(kinds) > 1:
+            if len(kinds) > 1:
                 base = sa.or_(*(self.operand_expr(p.path, v) == v for v in values))
             else:
-                expr = self.operand_expr(p.path, values[0])
-                base = expr.in_(values)
+                base = self.operand_expr(p.path, values[0]).in_(_same_type(values))
+        elif values:
+            base = self.operand_expr(p.path, values[0]).in_(_same_type(values))
         if has_null:
             base = sa.or_(base, self.is_null(p.path))
         if not p.negate:
@@ -167,8 +185,8 @@ class Predicates:
             cond = expr.endswith(pat, autoescape=True)
         elif p.op == "eq":
             cond = expr == pat
-        else:
-            cond = expr.like(pat)
+        else:  # the caller's own LIKE pattern: only % and _ are special, as on SQLite
+            cond = expr.like(pat.replace("\\", "\\\\") if self.dialect == "postgresql" else pat)
         return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
 
     def _regex(self, p: ir.Regex) -> Any:
@@ -181,65 +199,73 @@ class Predicates:
         return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
 
     # -- arrays -----------------------------------------------------------------------------------------
+    # A JSON array is read in place (SQLite: json_each/json_type with a path; PostgreSQL: ``#>``), so a
+    # string that merely looks like JSON is never parsed as an array.
 
-    def _array_node(self, path: ir.Path) -> Any:
+    def _array_at(self, path: ir.Path) -> tuple[Any, str]:
         if path.field.type not in ("Array", "Object") or (path.field.type == "Object" and not path.json):
             raise InvalidQuery(f"`{path.dotted}` is not an array", field=path.field.name)
-        return json_node(self.dialect, self.column(path), path.json)
+        col = self.column(path)
+        if self.dialect == "postgresql":
+            return json_node(self.dialect, col, path.json), ""
+        return col, sqlite_json_path(path.json)
 
-    def _contains_one(self, node: Any, value: Any) -> Any:
+    def _is_array(self, node: Any, jpath: str) -> Any:
+        if self.dialect == "postgresql":
+            return sa.func.jsonb_typeof(node) == "array"
+        return sa.func.json_type(node, jpath) == "array"
+
+    def _length(self, node: Any, jpath: str) -> Any:
+        if self.dialect == "postgresql":
+            return sa.func.jsonb_array_length(node)
+        return sa.func.json_array_length(node, jpath)
+
+    def _elements(self, node: Any, jpath: str) -> Any:
+        return sa.func.json_each(node, jpath).table_valued("value", "type").alias(self.ctx.fresh_name("e"))
+
+    def _element_is(self, each: Any, value: Any) -> Any:
+        if isinstance(value, bool):
+            return each.c.type == ("true" if value else "false")
+        if isinstance(value, int | float):
+            return sa.and_(each.c.type.in_(["integer", "real"]), each.c.value == value)
+        return sa.and_(each.c.type == "text", each.c.value == value)
+
+    def _contains_one(self, node: Any, jpath: str, value: Any) -> Any:
         scalar_kind(value)
         if self.dialect == "postgresql":
-            return sa.and_(sa.func.jsonb_typeof(node) == "array", node.op("@>")(json_literal(self.dialect, [value])))
-        each = sa.func.json_each(node).table_valued("value", "type").alias("e")
-        if isinstance(value, bool):
-            cond = each.c.type == ("true" if value else "false")
-        elif isinstance(value, int | float):
-            cond = sa.and_(each.c.type.in_(["integer", "real"]), each.c.value == value)
-        else:
-            cond = sa.and_(each.c.type == "text", each.c.value == value)
-        return sa.and_(sa.func.json_type(node) == "array", sa.exists(sa.select(1).select_from(each).where(cond)))
+            return sa.and_(self._is_array(node, jpath), node.op("@>")(json_literal(self.dialect, [value])))
+        each = self._elements(node, jpath)
+        return sa.and_(self._is_array(node, jpath),
+                       sa.exists(sa.select(1).select_from(each).where(self._element_is(each, value))))
 
     def _arrayhas(self, p: ir.ArrayHas) -> Any:
-        node = self._array_node(p.path)
-        parts = [self._contains_one(node, v) for v in p.values]
+        node, jpath = self._array_at(p.path)
+        parts = [self._contains_one(node, jpath, v) for v in p.values]
         if p.mode == "any":
             return sa.or_(*parts) if parts else sa.false()
         if p.mode == "none":
             return sa.not_(sa.func.coalesce(sa.or_(*parts), sa.false())) if parts else sa.true()
-        contains_all = sa.and_(*parts) if parts else self._is_array(node)
+        contains_all = sa.and_(*parts) if parts else self._is_array(node, jpath)
         if p.mode == "all":
             return contains_all
-        return sa.and_(contains_all, self._only_from(node, p.values))
+        return sa.and_(contains_all, self._only_from(node, jpath, p.values))
 
-    def _is_array(self, node: Any) -> Any:
-        if self.dialect == "postgresql":
-            return sa.func.jsonb_typeof(node) == "array"
-        return sa.func.json_type(node) == "array"
-
-    def _only_from(self, node: Any, values: tuple[Any, ...]) -> Any:
+    def _only_from(self, node: Any, jpath: str, values: tuple[Any, ...]) -> Any:
         """Every element of the array is one of ``values``."""
         if self.dialect == "postgresql":
             return json_literal(self.dialect, list(values)).op("@>")(node)
-        each = sa.func.json_each(node).table_valued("value", "type").alias("e")
-        allowed = []
-        for v in values:
-            if isinstance(v, bool):
-                allowed.append(each.c.type == ("true" if v else "false"))
-            elif isinstance(v, int | float):
-                allowed.append(sa.and_(each.c.type.in_(["integer", "real"]), each.c.value == v))
-            else:
-                allowed.append(sa.and_(each.c.type == "text", each.c.value == v))
+        each = self._elements(node, jpath)
+        allowed = [self._element_is(each, v) for v in values]
         other = sa.not_(sa.or_(*allowed)) if allowed else sa.true()
         return sa.not_(sa.exists(sa.select(1).select_from(each).where(other)))
 
     def _arrayempty(self, p: ir.ArrayEmpty) -> Any:
-        node = self._array_node(p.path)
-        length = (sa.func.jsonb_array_length(node) if self.dialect == "postgresql"
-                  else sa.func.json_array_length(node))
-        guarded = sa.case((self._is_array(node), length))
-        empty = sa.or_(node.is_(None), guarded == 0)
-        return sa.not_(sa.func.coalesce(empty, sa.false())) if p.negate else empty
+        """null, JSON null or [] — or, negated, an array with at least one element (a scalar is neither)."""
+        node, jpath = self._array_at(p.path)
+        length = sa.case((self._is_array(node, jpath), self._length(node, jpath)))
+        if p.negate:
+            return sa.func.coalesce(length > 0, sa.false())
+        return sa.or_(self.is_null(p.path), length == 0)
 
     # -- sub-queries and relations ----------------------------------------------------------------------
 
