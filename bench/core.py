@@ -38,6 +38,7 @@ from hivebase.core.model import TableDef
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
 from hivebase.core.secrets import random_id
+from hivebase.db.engine import drop_schemas
 
 TABLE = "Player"
 FIELDS: dict[str, Any] = {"name": "String", "team": "String", "score": "Number", "level": "Number",
@@ -272,22 +273,8 @@ async def server_version(app: App) -> str:
 
 
 async def drop_prefixed_schemas(settings: Settings) -> None:
-    """The same clean-up as tests/conftest.py: every schema whose name starts with our prefix."""
-    if not settings.database_url or not settings.schema_prefix:
-        return
-    import asyncpg
-
-    from hivebase.db.engine import normalize_url
-
-    url = normalize_url(settings.database_url).replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
-                                settings.schema_prefix.replace("_", r"\_") + "%")
-        for r in rows:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{r["nspname"]}" CASCADE')
-    finally:
-        await conn.close()
+    if settings.database_url and settings.schema_prefix:
+        await drop_schemas(settings.database_url, settings.schema_prefix)
 
 
 # -- reporting --------------------------------------------------------------------------------------------

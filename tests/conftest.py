@@ -16,6 +16,7 @@ import pytest
 from hivebase.config import Settings
 from hivebase.core.apps import App
 from hivebase.core.hub import Hub
+from hivebase.db.engine import drop_schemas
 
 PG_URL = os.environ.get("HIVEBASE_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -77,21 +78,8 @@ def settings(backend: str, tmp_path: Path) -> Settings:
 
 
 async def drop_prefixed_schemas(settings: Settings) -> None:
-    if not settings.database_url or not settings.schema_prefix:
-        return
-    import asyncpg
-
-    from hivebase.db.engine import normalize_url
-
-    url = normalize_url(settings.database_url).replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
-                                settings.schema_prefix.replace("_", r"\_") + "%")
-        for r in rows:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{r["nspname"]}" CASCADE')
-    finally:
-        await conn.close()
+    if settings.database_url and settings.schema_prefix:
+        await drop_schemas(settings.database_url, settings.schema_prefix)
 
 
 @pytest.fixture

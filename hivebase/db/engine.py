@@ -140,6 +140,25 @@ def _nullsafe(fn: Any) -> Any:
     return wrapped
 
 
+async def drop_schemas(database_url: str, prefix: str) -> list[str]:
+    """Drop every PostgreSQL schema whose name starts with ``prefix`` (tests, benchmarks, a shared database
+    being cleared of one deployment). Returns the names dropped."""
+    if not prefix:
+        raise ValueError("refusing to drop schemas without a prefix")
+    engine = create_async_engine(normalize_url(database_url), pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            names = list((await conn.execute(
+                text("SELECT nspname FROM pg_namespace WHERE left(nspname, length(:p)) = :p"), {"p": prefix}
+            )).scalars())
+            quote = conn.dialect.identifier_preparer.quote_identifier
+            for name in names:
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {quote(name)} CASCADE"))
+        return names
+    finally:
+        await engine.dispose()
+
+
 class Engines:
     """Where each app's database lives, for one data dir and database URL."""
 
