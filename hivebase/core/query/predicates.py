@@ -21,6 +21,11 @@ from hivebase.errors import InvalidQuery
 EARTH_KM = 6371.0
 
 
+def _or_false(cond: Any) -> Any:
+    """A condition that is false, never NULL, for missing values (what ``Not`` negates)."""
+    return sa.func.coalesce(cond, sa.false(), type_=sa.Boolean)
+
+
 def _bool_order(expr: Any, op: str, value: bool) -> Any:
     """Booleans order false < true, but SQL has no order on them: rewrite to equalities."""
     is_true, is_false = expr == sa.true(), expr == sa.false()
@@ -121,7 +126,7 @@ class Predicates:
         return sa.or_(*(self.compile(i) for i in p.items)) if p.items else sa.false()
 
     def _not(self, p: ir.Not) -> Any:
-        return sa.not_(sa.func.coalesce(self.compile(p.item), sa.false()))
+        return sa.not_(_or_false(self.compile(p.item)))
 
     def is_null(self, path: ir.Path | ir.AliasRef) -> Any:
         if isinstance(path, ir.AliasRef):
@@ -170,7 +175,7 @@ class Predicates:
             base = sa.or_(base, self.is_null(p.path))
         if not p.negate:
             return base
-        return sa.not_(sa.func.coalesce(base, sa.false()))
+        return sa.not_(_or_false(base))
 
     def _text(self, p: ir.Text) -> Any:
         expr = self.operand_expr(p.path, "")
@@ -187,7 +192,7 @@ class Predicates:
             cond = expr == pat
         else:  # the caller's own LIKE pattern: only % and _ are special, as on SQLite
             cond = expr.like(pat.replace("\\", "\\\\") if self.dialect == "postgresql" else pat)
-        return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
+        return sa.not_(_or_false(cond)) if p.negate else cond
 
     def _regex(self, p: ir.Regex) -> Any:
         expr = self.operand_expr(p.path, "")
@@ -196,7 +201,7 @@ class Predicates:
         else:
             flags = 2 if p.case_insensitive else 0  # re.IGNORECASE
             cond = sa.func.hb_regexp(p.pattern, flags, expr) == 1
-        return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
+        return sa.not_(_or_false(cond)) if p.negate else cond
 
     # -- arrays -----------------------------------------------------------------------------------------
     # A JSON array is read in place (SQLite: json_each/json_type with a path; PostgreSQL: ``#>``), so a
@@ -244,7 +249,7 @@ class Predicates:
         if p.mode == "any":
             return sa.or_(*parts) if parts else sa.false()
         if p.mode == "none":
-            return sa.not_(sa.func.coalesce(sa.or_(*parts), sa.false())) if parts else sa.true()
+            return sa.not_(_or_false(sa.or_(*parts))) if parts else sa.true()
         contains_all = sa.and_(*parts) if parts else self._is_array(node, jpath)
         if p.mode == "all":
             return contains_all
@@ -264,7 +269,7 @@ class Predicates:
         node, jpath = self._array_at(p.path)
         length = sa.case((self._is_array(node, jpath), self._length(node, jpath)))
         if p.negate:
-            return sa.func.coalesce(length > 0, sa.false())
+            return _or_false(length > 0)
         return sa.or_(self.is_null(p.path), length == 0)
 
     # -- sub-queries and relations ----------------------------------------------------------------------
@@ -282,7 +287,7 @@ class Predicates:
         where = sub_preds.compile(ir.conj(p.sub.where, self.ctx.scope(p.sub.table)))
         sub = sa.select(key).select_from(sub_joins.from_clause()).where(where, key.is_not(None))
         cond = left.in_(sub)
-        return sa.not_(sa.func.coalesce(cond, sa.false())) if p.negate else cond
+        return sa.not_(_or_false(cond)) if p.negate else cond
 
     def _relatedto(self, p: ir.RelatedTo) -> Any:
         owner = self.ctx.catalog.get(p.owner_table)

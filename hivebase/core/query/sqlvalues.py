@@ -45,7 +45,7 @@ def json_scalar(dialect: str, col: Any, path: tuple[str | int, ...], kind: str) 
     if dialect == "postgresql":
         keys = [str(p) for p in path]
         node = col.op("#>")(sa.literal(keys, postgresql.ARRAY(sa.Text)))
-        text = col.op("#>>")(sa.literal(keys, postgresql.ARRAY(sa.Text)))
+        text = col.op("#>>", return_type=sa.Text)(sa.literal(keys, postgresql.ARRAY(sa.Text)))
         jtype = sa.func.jsonb_typeof(node)
         if kind == "number":
             return sa.case((jtype == "number", sa.cast(text, sa.Float)))
