@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
+import regex
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 Dialect = Literal["sqlite", "postgresql"]
 SYSTEM_NAME = "hivebase"
+#: how long one regular-expression match may take on one stored value (SQLite evaluates it in Python)
+REGEX_TIMEOUT = 0.05
 APP_SCHEMA_PREFIX = "app_"
 
 
@@ -41,7 +44,10 @@ class Database:
             if snapshot:
                 await conn.execution_options(hb_snapshot=True)
             async with conn.begin():
-                yield conn
+                try:
+                    yield conn
+                except OperationalError as exc:
+                    raise _regex_timeout(exc) from None
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -119,10 +125,12 @@ def _register_functions(dbapi_connection: Any) -> None:
         dbapi_connection.create_function("hb_" + name, 1, _nullsafe(fn), deterministic=True)
 
 
-_REGEX_CACHE: dict[tuple[str, int], re.Pattern[str]] = {}
+_REGEX_CACHE: dict[tuple[str, int], regex.Pattern[str]] = {}
 
 
 def _regexp(pattern: str | None, flags: int | None, value: Any) -> int | None:
+    """REGEXP for SQLite, with a time limit per value: a pattern that backtracks exponentially aborts the
+    statement (see ``_regex_timeout``) instead of holding a connection for minutes."""
     if pattern is None or value is None or not isinstance(value, str):
         return None
     key = (pattern, flags or 0)
@@ -130,8 +138,18 @@ def _regexp(pattern: str | None, flags: int | None, value: Any) -> int | None:
     if rx is None:
         if len(_REGEX_CACHE) > 512:
             _REGEX_CACHE.clear()
-        rx = _REGEX_CACHE[key] = re.compile(pattern, flags or 0)
-    return 1 if rx.search(value) else 0
+        rx = _REGEX_CACHE[key] = regex.compile(pattern, (flags or 0) | regex.V0)
+    return 1 if rx.search(value, timeout=REGEX_TIMEOUT) else 0
+
+
+def _regex_timeout(exc: OperationalError) -> Exception:
+    """A regex time-out inside SQLite as the caller's error; any other database error unchanged."""
+    if "user-defined function raised exception" not in str(exc.orig):
+        return exc
+    from hivebase.errors import InvalidQuery
+
+    return InvalidQuery("the regular expression takes too long to evaluate (it backtracks heavily); simplify it",
+                        reason="regex_timeout")
 
 
 def _nullsafe(fn: Any) -> Any:

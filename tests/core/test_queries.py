@@ -239,3 +239,16 @@ async def test_statement_count_is_one_per_request(league: dict[str, Any]) -> Non
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert reads  # the module under test
+
+
+async def test_backtracking_regex_is_cut_off(league: dict[str, Any]) -> None:
+    """A pattern that backtracks exponentially fails cleanly (SQLite) or answers (PostgreSQL) — never hangs."""
+    app = league["app"]
+    await records.create(app, ROOT, "Player", {"name": "a" * 40 + "!"})
+    try:
+        found = await names(app, {"name": {"$regex": "^(a|aa)+$"}})
+    except InvalidQuery as exc:
+        assert exc.reason == "regex_timeout" and app.db.dialect == "sqlite"
+    else:
+        assert app.db.dialect == "postgresql" and found == []
+    assert await names(app, {"name": {"$regex": "^an"}}) == ["ann"]  # the connection is still usable
