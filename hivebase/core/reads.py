@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from hivebase.core import access
 from hivebase.core.apps import App
-from hivebase.core.catalog import Catalog
 from hivebase.core.model import TableDef
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
@@ -27,14 +26,10 @@ def compiler_for(app: App, principal: Principal, action: access.Action, table: s
     return Compiler(app.catalog, app.db.dialect, scope_for)
 
 
-async def _fresh(catalog: Catalog, table: str) -> None:
-    await catalog.table(table)
-
-
 async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool = False
                ) -> tuple[list[dict[str, Any]], int | None]:
     """Rows matching ``q`` (and the total matching count when asked, ignoring limit/offset)."""
-    await _fresh(app.catalog, q.table)
+    await app.catalog.table(q.table)
     compiler = compiler_for(app, principal, "list", q.table)
     rows: list[dict[str, Any]] = []
     total = None
@@ -82,14 +77,14 @@ def _get_statement(app: App, principal: Principal, tdef: TableDef, keys: list[st
 
 
 async def count(app: App, principal: Principal, table: str, where: ir.Pred = ir.Const(True)) -> int:
-    await _fresh(app.catalog, table)
+    await app.catalog.table(table)
     stmt = compiler_for(app, principal, "list", table).count(table, where)
     async with app.db.read() as conn:
         return int((await conn.execute(stmt)).scalar_one())
 
 
 async def aggregate(app: App, principal: Principal, agg: ir.Aggregate) -> list[dict[str, Any]]:
-    await _fresh(app.catalog, agg.table)
+    await app.catalog.table(agg.table)
     stmt = compiler_for(app, principal, "query", agg.table).aggregate(agg)
     async with app.db.read() as conn:
         return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
@@ -115,7 +110,7 @@ async def append_relations(app: App, principal: Principal, table: str, rows: lis
         members: dict[str, list[Embedded]] = {i: [] for i in ids}
         async with app.db.read() as conn:
             result = (await conn.execute(stmt)).all()
-        labels = {s.label: s.field for s in inner._slots}
+        labels = inner.top_level_labels()
         for r in result:
             m = r._mapping
             values = {labels[c.name]: m[c.name] for c in cols if c.name in labels}

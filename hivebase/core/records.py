@@ -53,7 +53,7 @@ async def _check_pointers(conn: AsyncConnection, app: App, plan: Plan, dialect: 
                                field=bad.field, table=table, reason="pointer_missing")
 
 
-def _unique_error(app: App, tdef: TableDef, exc: IntegrityError) -> HivebaseError:
+def _unique_error(tdef: TableDef, exc: IntegrityError) -> HivebaseError:
     """Name the field of a unique violation from the driver's message (never shown to the caller)."""
     text = str(exc.orig)
     for f in tdef.user_fields():
@@ -129,7 +129,7 @@ async def _create(conn: AsyncConnection, app: App, principal: Principal, table: 
     try:
         await conn.execute(tdef.table.insert(), row)
     except IntegrityError as exc:
-        raise _unique_error(app, tdef, exc) from None
+        raise _unique_error(tdef, exc) from None
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)
     return row
 
@@ -169,7 +169,7 @@ async def _update(conn: AsyncConnection, app: App, principal: Principal, table: 
     try:
         result = (await conn.execute(stmt)).mappings().first()
     except IntegrityError as exc:
-        raise _unique_error(app, tdef, exc) from None
+        raise _unique_error(tdef, exc) from None
     if result is None:
         raise _not_found(table, object_id)
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)

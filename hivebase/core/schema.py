@@ -23,7 +23,7 @@ from hivebase.core.model import FieldDef, IndexDef, TableDef
 from hivebase.core.names import check_field_name, check_table_name
 from hivebase.core.principals import Principal
 from hivebase.db import ddl
-from hivebase.errors import Conflict, HivebaseError, InvalidSchema, NotFound, UniqueViolation, type_of
+from hivebase.errors import Conflict, HivebaseError, InvalidSchema, UniqueViolation, UnknownField, type_of
 
 MAX_FIELDS = 256
 MAX_NOTE = 1000
@@ -100,7 +100,7 @@ async def _finish(app: App, conn: AsyncConnection) -> None:
     await app.catalog.bump_version(conn)
 
 
-def _translate(exc: IntegrityError, table: str, field: str | None) -> HivebaseError:
+def _duplicates(table: str, field: str | None) -> HivebaseError:
     return UniqueViolation(f"{table}: existing rows have duplicate values, so the index cannot be unique",
                            table=table, field=field)
 
@@ -144,14 +144,12 @@ async def create_table(app: App, principal: Principal, name: str, fields: dict[s
 async def _user_table(app: App, principal: Principal, table: str) -> TableDef:
     access.require(principal, "schema", table if isinstance(table, str) else None)
     await app.catalog.refresh(force=True)
-    return app.catalog.get(table) if isinstance(table, str) else app.catalog.get(str(table))
+    return app.catalog.get(str(table))
 
 
 def _user_field(tdef: TableDef, name: str) -> FieldDef:
     f = tdef.fields.get(name) if isinstance(name, str) else None
     if f is None:
-        from hivebase.errors import UnknownField
-
         raise UnknownField(tdef.name, str(name)[:64], tdef.field_names())
     if f.builtin:
         raise InvalidSchema(f"`{name}` is a built-in field and cannot be changed", field=name, table=tdef.name,
@@ -186,8 +184,8 @@ async def add_field(app: App, principal: Principal, table: str, name: str, spec:
             position = len(tdef.user_fields())
             await _insert_field(conn, cat, table, f, position)
             await _finish(app, conn)
-    except IntegrityError as exc:
-        raise _translate(exc, table, name) from None
+    except IntegrityError:
+        raise _duplicates(table, name) from None
     await cat.load()
     return cat.get(table).fields[name]
 
@@ -276,8 +274,6 @@ async def add_index(app: App, principal: Principal, table: str, fields: list[str
     for name in fields:
         f = tdef.fields.get(name) if isinstance(name, str) else None
         if f is None:
-            from hivebase.errors import UnknownField
-
             raise UnknownField(table, str(name)[:64], tdef.field_names())
         if not f.kind.has_column or f.type in ("Array", "Object", "File", "Geo"):
             raise InvalidSchema(f"`{name}` is a {f.type} field and cannot be indexed", field=name, table=table,
@@ -292,8 +288,8 @@ async def add_index(app: App, principal: Principal, table: str, fields: list[str
             await conn.execute(sa.insert(app.catalog.t_indexes).values(name=idx.name, table_name=table,
                                                                        fields=list(fields), is_unique=unique))
             await _finish(app, conn)
-    except IntegrityError as exc:
-        raise _translate(exc, table, fields[0]) from None
+    except IntegrityError:
+        raise _duplicates(table, fields[0]) from None
     finally:
         tdef.table.indexes.discard(sa_index)
     await app.catalog.load()
@@ -326,14 +322,5 @@ async def drop_table(app: App, principal: Principal, table: str, cascade: bool =
     return names
 
 
-def relation_join(app: App, table: str, field: str) -> sa.Table:
-    """The join table of a Relation field (used by records and the compiler)."""
-    tdef = app.catalog.get(table)
-    jt = tdef.join_tables.get(field)
-    if jt is None:
-        raise NotFound(f"{table}.{field} is not a Relation", table=table, field=field)
-    return jt
-
-
-__all__ = ["add_field", "add_index", "create_table", "drop_table", "join_table", "parse_field", "relation_join",
+__all__ = ["add_field", "add_index", "create_table", "drop_table", "join_table", "parse_field",
            "remove_field", "rename_field"]

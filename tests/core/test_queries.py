@@ -8,7 +8,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from hivebase.core import queries, reads, records, schema
+from hivebase.core import queries, records, schema
 from hivebase.core.apps import App
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
@@ -214,7 +214,6 @@ async def test_row_scopes_reach_every_table_a_statement_touches(league: dict[str
     sub = ir.InSubquery(ir.Path(player.fields["name"]), ir.SubQuery("Team", ir.Const(True),
                                                                      ir.Path(team_t.fields["city"])))
     assert await run(ir.Select("Player", where=sub)) == []  # no player is named after a visible city
-    assert isinstance(sa.select(1), sa.Select)
 
 
 async def test_statement_count_is_one_per_request(league: dict[str, Any]) -> None:
@@ -238,7 +237,6 @@ async def test_statement_count_is_one_per_request(league: dict[str, Any]) -> Non
         assert len(seen) == 3  # rows, count, one batched statement for the Relation
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
-    assert reads  # the module under test
 
 
 async def test_backtracking_regex_is_cut_off(league: dict[str, Any]) -> None:

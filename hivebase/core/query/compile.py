@@ -45,6 +45,10 @@ class RowsStatement:
         self._slots = slots
         self._tables = tables
 
+    def top_level_labels(self) -> dict[str, str]:
+        """Result label → field name for the queried table's own columns (for re-selecting the statement)."""
+        return {s.label: s.field for s in self._slots if not s.nest}
+
     def assemble(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
         out = []
         for row in rows:

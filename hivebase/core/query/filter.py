@@ -55,12 +55,9 @@ def parse_filter(catalog: Catalog, table: TableDef, filter: Any, *,
             or abs(tz_offset_minutes) > MAX_OFFSET_MINUTES:
         raise InvalidQuery(f"the time zone offset must be whole minutes within ±{MAX_OFFSET_MINUTES}",
                            field="timezone")
-    data = decode(filter, "filter")
+    data = decode_object(filter, "filter")
     if data is None:
         return Const(True)
-    if not isinstance(data, dict):
-        raise InvalidQuery(f"a filter must be a JSON object, received {type_of(data)}", field="filter")
-    check_shape(data, "filter")
     return FilterParser(catalog, current_user=current_user, tz_offset_minutes=tz_offset_minutes) \
         .condition(table, data)
 
@@ -79,6 +76,17 @@ def decode(raw: Any, what: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidQuery(f"`{what}` is not valid JSON: {raw[:80]!r}", field=what) from None
+
+
+def decode_object(raw: Any, what: str) -> dict[str, Any] | None:
+    """A filter-like argument (JSON object or its text) decoded and size-checked; None when absent or empty."""
+    data = decode(raw, what)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise InvalidQuery(f"`{what}` must be a JSON object, received {type_of(data)}", field=what)
+    check_shape(data, what)
+    return data
 
 
 def check_shape(data: Any, what: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 from hivebase.core.catalog import Catalog
 from hivebase.core.model import FieldDef, TableDef
 from hivebase.core.query.dates import parse_timezone
-from hivebase.core.query.filter import FilterParser, check_shape, decode, parse_filter, resolve_name
+from hivebase.core.query.filter import FilterParser, decode_object, parse_filter, resolve_name
 from hivebase.core.query.filter_ops import Target
 from hivebase.core.query.ir import (
     Aggregate,
@@ -204,12 +204,9 @@ class HavingParser(FilterParser):
 
 def _having(catalog: Catalog, table: TableDef, columns: Columns, raw: Any,
             current_user: Mapping[str, Any] | None, tz: int) -> Pred:
-    data = decode(raw, "having")
+    data = decode_object(raw, "having")
     if data is None:
         return Const(True)
-    if not isinstance(data, dict):
-        raise InvalidQuery(f"`having` must be a JSON object, received {type_of(data)}", field="having")
-    check_shape(data, "having")
     parser = HavingParser(catalog, columns, current_user=current_user, tz_offset_minutes=tz)
     return parser.condition(table, data)
 
