@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1, le=200, description="Database connections kept per engine.")
     schema_prefix: str = Field(default="", pattern=r"^[a-z0-9_]{0,20}$",
                                description="Prefix of every PostgreSQL schema we create (to share a database).")
+    sms_sender: str = Field(
+        default="outbox",
+        description="`outbox` records SMS in the app's outbox (development, tests); `package.module:Class` "
+        "names a plug-in sender.",
+    )
+    sms_code_ttl_seconds: int = Field(default=600, ge=30, le=86400, description="How long an SMS code is valid.")
+    sms_min_interval_seconds: int = Field(default=60, ge=0, le=3600,
+                                          description="Least time between two codes sent to one number.")
+    sms_max_per_hour: int = Field(default=10, ge=1, le=1000, description="Most codes sent to one number per hour.")
 
     @field_validator("public_url")
     @classmethod

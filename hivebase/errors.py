@@ -148,3 +148,10 @@ def type_of(value: Any) -> str:
         t = value.get("__type")
         return f"{t} object" if isinstance(t, str) else "object"
     return type(value).__name__
+
+
+class Unauthorized(HivebaseError):
+    """Missing, wrong, expired or revoked credentials."""
+
+    status = 401
+    reason = "unauthorized"

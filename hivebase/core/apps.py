@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,9 @@ def check_app_name(name: str) -> str:
 class AppRegistry:
     """Creates, opens and deletes apps; verifies their keys."""
 
-    def __init__(self, engines: Engines, vault: Vault, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, engines: Engines, vault: Vault, refresh_seconds: float = 1.0,
+                 on_open: Callable[[App], Awaitable[None]] | None = None) -> None:
+        self.on_open = on_open  # readies an app's own tables (users, roles) before its first caller
         self.engines = engines
         self.vault = vault
         self.refresh_seconds = refresh_seconds
@@ -173,6 +176,8 @@ class AppRegistry:
             catalog = Catalog(db, self.refresh_seconds)
             await catalog.bootstrap()
             app = App(name, row.application_id, db, catalog, dict(row.settings or {}))
+            if self.on_open is not None:
+                await self.on_open(app)
             self._open[name] = app
             return app
 

@@ -1,4 +1,5 @@
-"""An app's catalog: which tables and fields exist, kept in the app's own system tables and cached here.
+"""An app's catalog: its tables and fields, and the roles that may use them, kept in the app's own
+system tables and cached here.
 
 The cache is refreshed when this process changes the schema, when a name is not found (another process
 may just have created it), and otherwise at most every ``refresh_seconds``.
@@ -14,7 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hivebase.core.fields.base import JSONType, UTCDateTime
+from hivebase.core.identity_tables import add_identity_tables
 from hivebase.core.model import BUILTIN_FIELDS, FieldDef, IndexDef, TableDef
+from hivebase.core.policy import Policy, load_policy
 from hivebase.db.ddl import short_name
 from hivebase.db.engine import Database
 from hivebase.errors import NotFound, suggest
@@ -58,6 +61,7 @@ def system_tables(schema: str | None) -> sa.MetaData:
     sa.Table("_hb_meta", md,
              sa.Column("key", sa.String(64), primary_key=True),
              sa.Column("value", sa.BigInteger, nullable=False))
+    add_identity_tables(md)
     return md
 
 
@@ -95,11 +99,17 @@ class Catalog:
         self.t_counters = self.sys.tables[self._key("_hb_counters")]
         self.t_meta = self.sys.tables[self._key("_hb_meta")]
         self.tables: dict[str, TableDef] = {}
+        #: roles and access settings, versioned with the schema
+        self.policy = Policy()
         #: compiled statements that depend only on the schema; emptied whenever the schema is reloaded
         self.statements: dict[Any, Any] = {}
         self.version = -1
         self._checked = 0.0
         self._lock = asyncio.Lock()
+
+    def system(self, name: str) -> sa.Table:
+        """One of the app's system tables (``_hb_sessions``, ``_hb_roles``…)."""
+        return self.sys.tables[self._key(name)]
 
     def _key(self, name: str) -> str:
         return f"{self.db.schema}.{name}" if self.db.schema else name
@@ -191,6 +201,7 @@ class Catalog:
                             indexes=indexes.get(r["name"], []), system=bool(r["system"]))
             build_sa_table(tdef, metadata)
             tables[tdef.name] = tdef
+        self.policy = await load_policy(conn, self.system)
         self.tables = tables
         self.statements = {}
         self.version = int(version or 0)

@@ -18,12 +18,18 @@ from hivebase.errors import NotFound
 
 def compiler_for(app: App, principal: Principal, action: access.Action, table: str) -> Compiler:
     """A compiler that ANDs the principal's row scope for ``action`` on ``table`` — and for reading any other
-    table the statement touches (joins, includes, sub-queries)."""
+    table the statement touches (joins, includes, sub-queries) — and refuses fields the role may not see."""
+    access.require(app, principal, action, table)
+    if principal.is_root:
+        return Compiler(app.catalog, app.db.dialect)
 
     def scope_for(t: str) -> ir.Pred:
-        return access.row_scope(principal, action if t == table else "list", t)
+        return access.row_scope(app, principal, action if t == table else "list", t)
 
-    return Compiler(app.catalog, app.db.dialect, scope_for)
+    def fields_for(t: str) -> frozenset[str] | None:
+        return access.visible_fields(app, principal, action if t == table else "list", t)
+
+    return Compiler(app.catalog, app.db.dialect, scope_for, fields_for)
 
 
 async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool = False
@@ -57,21 +63,19 @@ async def get(app: App, principal: Principal, table: str, object_id: Any, *, key
 
 def _get_statement(app: App, principal: Principal, tdef: TableDef, keys: list[str] | None,
                    include: list[ir.Include]) -> RowsStatement:
-    """The get-by-id statement with the objectId as a bound parameter, compiled once per shape and scope."""
+    """The get-by-id statement with the objectId as a bound parameter, compiled once per shape and caller
+    class: root, or a role without a user (whose scopes cannot depend on who is calling)."""
     compiler = compiler_for(app, principal, "get", tdef.name)
-    key: Any = ("get", tdef.name, tuple(keys) if keys is not None else None, tuple(include),
-                access.row_scope(principal, "get", tdef.name))
-    try:
-        cached = app.catalog.statements.get(key)
-    except TypeError:  # a scope holding unhashable values is simply not cached
-        key, cached = None, None
+    who = "root" if principal.is_root else (principal.role, principal.roles) if principal.user_id is None else None
+    key: Any = ("get", tdef.name, tuple(keys) if keys is not None else None, tuple(include), who)
+    cached = app.catalog.statements.get(key) if who is not None else None
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     oid = ir.Path(tdef.fields["objectId"])
     q = ir.Select(tdef.name, where=ir.Cmp(oid, "eq", sa.bindparam("oid", type_=sa.String())), limit=1,
                   keys=keys, include=include, order=[ir.Order(path=oid)])
     stmt = compiler.rows(q)
-    if key is not None and len(app.catalog.statements) < 1024:
+    if who is not None and len(app.catalog.statements) < 1024:
         app.catalog.statements[key] = stmt
     return stmt
 

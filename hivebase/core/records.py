@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,22 +12,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import access
+from hivebase.core import access, user_rows
 from hivebase.core.apps import App
 from hivebase.core.catalog import unique_index_name
+from hivebase.core.clock import now
 from hivebase.core.model import TableDef
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
 from hivebase.core.reads import compiler_for
 from hivebase.core.secrets import random_id
+from hivebase.core.user_rows import USER_TABLE
 from hivebase.core.writes import Plan, apply_path_ops, plan_write
 from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, NotFound, UniqueViolation
 
 MAX_BATCH = 50
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _not_found(table: str, object_id: Any) -> NotFound:
@@ -97,7 +94,7 @@ def _scoped(app: App, principal: Principal, action: access.Action, tdef: TableDe
     """The WHERE of a single-row write: its objectId, plus the principal's row scope as a sub-select."""
     t = tdef.table
     cond = t.c.objectId == object_id
-    scope = access.row_scope(principal, action, tdef.name)
+    scope = access.row_scope(app, principal, action, tdef.name)
     if isinstance(scope, ir.Const) and scope.value:
         return cond
     ids = compiler_for(app, principal, action, tdef.name).rows(
@@ -105,13 +102,23 @@ def _scoped(app: App, principal: Principal, action: access.Action, tdef: TableDe
     return sa.and_(cond, t.c.objectId.in_(sa.select(ids.subquery().c[0])))
 
 
+def _check_fields(app: App, principal: Principal, action: access.Action, table: str, plan: Plan) -> None:
+    access.check_writable(app, principal, action, table, plan.touched)
+    if table == USER_TABLE:
+        user_rows.check_fields(principal, plan.touched)
+
+
 # -- create -------------------------------------------------------------------------------------------------
 
 
 async def _create(conn: AsyncConnection, app: App, principal: Principal, table: str, data: Any) -> dict[str, Any]:
-    access.require(principal, "create", table)
+    access.require(app, principal, "create", table)
     tdef = app.catalog.get(table)
+    password = None
+    if table == USER_TABLE:
+        data, password = user_rows.split_password(app, principal, data, creating=True)
     plan = plan_write(tdef, data, creating=True)
+    _check_fields(app, principal, "create", table, plan)
     values = dict(plan.values)
     for f in tdef.user_fields():
         if f.name not in values and f.default is not None and f.kind.has_column:
@@ -126,11 +133,15 @@ async def _create(conn: AsyncConnection, app: App, principal: Principal, table: 
     object_id = random_id()
     row = {"objectId": object_id, "createdAt": stamp, "updatedAt": stamp,
            "createdBy": principal.user_id, "updatedBy": principal.user_id, **values}
+    if table == USER_TABLE:
+        user_rows.before_insert(row)
     try:
         await conn.execute(tdef.table.insert(), row)
     except IntegrityError as exc:
         raise _unique_error(tdef, exc) from None
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)
+    if table == USER_TABLE:
+        await user_rows.after_insert(conn, app, object_id, password)
     return row
 
 
@@ -149,7 +160,11 @@ async def _update(conn: AsyncConnection, app: App, principal: Principal, table: 
     tdef = app.catalog.get(table)
     if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
         raise _not_found(table, object_id)
+    password = None
+    if table == USER_TABLE:
+        data, password = user_rows.split_password(app, principal, data, creating=False)
     plan = plan_write(tdef, data, creating=False)
+    _check_fields(app, principal, "update", table, plan)
     t = tdef.table
     where = _scoped(app, principal, "update", tdef, object_id)
     if plan.needs_row:
@@ -173,6 +188,8 @@ async def _update(conn: AsyncConnection, app: App, principal: Principal, table: 
     if result is None:
         raise _not_found(table, object_id)
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)
+    if table == USER_TABLE:
+        await user_rows.after_update(conn, app, object_id, password)
     out: dict[str, Any] = {"objectId": object_id, "updatedAt": stamp}
     out.update({n: result[n] for n in plan.increments})
     return out
@@ -198,6 +215,8 @@ async def _delete(conn: AsyncConnection, app: App, principal: Principal, table: 
         raise _not_found(table, object_id)
     for jt in tdef.join_tables.values():
         await conn.execute(sa.delete(jt).where(jt.c.owningId == object_id))
+    if table == USER_TABLE:
+        await user_rows.after_delete(conn, app, object_id)
     for other, f in app.catalog.referrers(table) + [(table, f) for f in tdef.user_fields()
                                                    if f.type == "Relation" and f.target == table]:
         if f.type == "Relation":

@@ -21,7 +21,9 @@ from hivebase.core.catalog import (
 from hivebase.core.fields import canonical_type_name
 from hivebase.core.model import FieldDef, IndexDef, TableDef
 from hivebase.core.names import check_field_name, check_table_name
+from hivebase.core.policy import Action
 from hivebase.core.principals import Principal
+from hivebase.core.user_rows import USER_FIELDS, USER_TABLE
 from hivebase.db import ddl
 from hivebase.errors import Conflict, HivebaseError, InvalidSchema, UniqueViolation, UnknownField, type_of
 
@@ -107,8 +109,14 @@ def _duplicates(table: str, field: str | None) -> HivebaseError:
 
 async def create_table(app: App, principal: Principal, name: str, fields: dict[str, Any] | None = None,
                        note: str = "") -> TableDef:
-    access.require(principal, "schema", name if isinstance(name, str) else None)
+    access.require(app, principal, "createTable", None)
     check_table_name(name)
+    return await create_system_table(app, name, fields, note, system=False)
+
+
+async def create_system_table(app: App, name: str, fields: dict[str, Any] | None = None, note: str = "", *,
+                              system: bool = True) -> TableDef:
+    """Create a table without checking the caller or the name's shape (``_User`` starts with '_')."""
     cat = app.catalog
     await cat.refresh(force=True)
     clash = next((t for t in cat.tables if t.lower() == name.lower()), None)
@@ -132,7 +140,7 @@ async def create_table(app: App, principal: Principal, name: str, fields: dict[s
         await conn.run_sync(lambda c: tdef.table.create(c))
         for jt in tdef.join_tables.values():
             await conn.run_sync(lambda c, jt=jt: jt.create(c))
-        await conn.execute(sa.insert(cat.t_tables).values(name=name, note=tdef.note, system=False,
+        await conn.execute(sa.insert(cat.t_tables).values(name=name, note=tdef.note, system=system,
                                                           created_at=dt.datetime.now(dt.UTC)))
         for pos, f in enumerate(tdef.user_fields()):
             await _insert_field(conn, cat, name, f, pos)
@@ -141,24 +149,26 @@ async def create_table(app: App, principal: Principal, name: str, fields: dict[s
     return cat.get(name)
 
 
-async def _user_table(app: App, principal: Principal, table: str) -> TableDef:
-    access.require(principal, "schema", table if isinstance(table, str) else None)
+async def _user_table(app: App, principal: Principal, table: str, action: Action) -> TableDef:
+    access.require_caller(app, principal)
     await app.catalog.refresh(force=True)
-    return app.catalog.get(str(table))
+    tdef = app.catalog.get(str(table))
+    access.require(app, principal, action, tdef.name)
+    return tdef
 
 
 def _user_field(tdef: TableDef, name: str) -> FieldDef:
     f = tdef.fields.get(name) if isinstance(name, str) else None
     if f is None:
         raise UnknownField(tdef.name, str(name)[:64], tdef.field_names())
-    if f.builtin:
+    if f.builtin or (tdef.name == USER_TABLE and f.name in USER_FIELDS):
         raise InvalidSchema(f"`{name}` is a built-in field and cannot be changed", field=name, table=tdef.name,
                             reason="reserved_field")
     return f
 
 
 async def add_field(app: App, principal: Principal, table: str, name: str, spec: Any) -> FieldDef:
-    tdef = await _user_table(app, principal, table)
+    tdef = await _user_table(app, principal, table, "addField")
     cat = app.catalog
     if (clash := _taken(tdef, name if isinstance(name, str) else "")) is not None:
         raise InvalidSchema(f"{table} already has a field `{clash.name}`", field=clash.name, table=table,
@@ -191,7 +201,7 @@ async def add_field(app: App, principal: Principal, table: str, name: str, spec:
 
 
 async def rename_field(app: App, principal: Principal, table: str, old: str, new: str) -> FieldDef:
-    tdef = await _user_table(app, principal, table)
+    tdef = await _user_table(app, principal, table, "alterField")
     f = _user_field(tdef, old)
     check_field_name(new, table)
     clash = _taken(tdef, new)
@@ -259,7 +269,7 @@ async def _remove_field(conn: AsyncConnection, app: App, tdef: TableDef, f: Fiel
 
 
 async def remove_field(app: App, principal: Principal, table: str, name: str) -> None:
-    tdef = await _user_table(app, principal, table)
+    tdef = await _user_table(app, principal, table, "alterField")
     f = _user_field(tdef, name)
     async with app.db.write() as conn:
         await _remove_field(conn, app, tdef, f)
@@ -268,7 +278,7 @@ async def remove_field(app: App, principal: Principal, table: str, name: str) ->
 
 
 async def add_index(app: App, principal: Principal, table: str, fields: list[str], unique: bool = False) -> IndexDef:
-    tdef = await _user_table(app, principal, table)
+    tdef = await _user_table(app, principal, table, "addField")
     if not isinstance(fields, list) or not 1 <= len(fields) <= 8 or len(set(map(str, fields))) != len(fields):
         raise InvalidSchema("an index takes 1 to 8 distinct fields", table=table, reason="index")
     for name in fields:
@@ -299,7 +309,7 @@ async def add_index(app: App, principal: Principal, table: str, fields: list[str
 async def drop_table(app: App, principal: Principal, table: str, cascade: bool = False) -> list[str]:
     """Drop a table; refuse while other tables point to it unless ``cascade`` removes those fields.
     Returns the ``Table.field`` names removed elsewhere."""
-    tdef = await _user_table(app, principal, table)
+    tdef = await _user_table(app, principal, table, "dropTable")
     if tdef.system:
         raise Conflict(f"{table} is a system table and cannot be dropped", table=table, reason="system_table")
     cat = app.catalog

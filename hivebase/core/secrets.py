@@ -37,8 +37,14 @@ def random_id(length: int = 10) -> str:
     return "".join(out)
 
 
+def new_secret(prefix: str) -> str:
+    """A bearer secret: ``prefix`` + 256 random bits (``hbk_…`` API keys are easy to grep for when leaked)."""
+    return prefix + secrets.token_urlsafe(32)
+
+
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    """High-entropy secrets need no slow hash: SHA-256 of 128+ random bits cannot be brute-forced."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def same_hash(key: str, stored: str) -> bool:

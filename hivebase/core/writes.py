@@ -50,6 +50,7 @@ class Plan:
     path_ops: list[PathOp] = field(default_factory=list)
     relations: list[RelationOp] = field(default_factory=list)
     pointers: list[Pointer] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)  # top-level fields the write names (for permissions)
 
     @property
     def needs_row(self) -> bool:
@@ -133,7 +134,7 @@ def plan_write(tdef: TableDef, data: Any, *, creating: bool) -> Plan:
     if not isinstance(data, dict):
         raise TypeMismatch(tdef.name, "data", "an object of field → value", type_of(data))
     plan = Plan()
-    touched: set[str] = set()
+    touched = plan.touched
     for key, value in data.items():
         if not isinstance(key, str) or not key:
             raise InvalidValue("field names must be non-empty strings", table=tdef.name, reason="field_name")

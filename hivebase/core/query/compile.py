@@ -68,18 +68,20 @@ class RowsStatement:
 
 class Compiler:
     """Compiles statements for one caller: ``scope_for(table)`` is the row scope ANDed wherever that
-    table's rows are read — the queried table, joined Pointers, includes and every sub-query."""
+    table's rows are read — the queried table, joined Pointers, includes and every sub-query — and
+    ``fields_for(table)`` the fields of it the caller may see (None: all)."""
 
-    def __init__(self, catalog: Catalog, dialect: str,
-                 scope_for: Callable[[str], ir.Pred] | None = None) -> None:
+    def __init__(self, catalog: Catalog, dialect: str, scope_for: Callable[[str], ir.Pred] | None = None,
+                 fields_for: Callable[[str], frozenset[str] | None] | None = None) -> None:
         self.catalog = catalog
         self.dialect = dialect
         self.scope_for = scope_for
+        self.fields_for = fields_for
 
-    def _start(self, table: str) -> tuple[Joins, Predicates, ir.Pred]:
-        ctx = Context(self.catalog, self.dialect, self.scope_for)
+    def _start(self, table: str) -> tuple[Joins, Predicates]:
+        ctx = Context(self.catalog, self.dialect, self.scope_for, self.fields_for)
         joins = ctx.joins(table, top=True)
-        return joins, Predicates(joins, ctx), ctx.scope(table)
+        return joins, Predicates(joins, ctx)
 
     def order_by(self, preds: Predicates, order: Sequence[ir.Order], alias_expr: Any = None) -> list[Any]:
         clauses = []
@@ -102,15 +104,20 @@ class Compiler:
 
     def rows(self, q: ir.Select) -> RowsStatement:
         tdef = self.catalog.get(q.table)
-        joins, preds, scope = self._start(q.table)
-        where = preds.compile(ir.conj(q.where, scope))
+        joins, preds = self._start(q.table)
+        where = preds.scoped(q.where, q.table)
         slots: list[_Slot] = []
         cols: list[Any] = []
         tables: dict[tuple[str, ...], TableDef] = {}
 
         def add_columns(table: Any, t: TableDef, nest: tuple[str, ...], keys: list[str] | None) -> None:
+            visible = preds.ctx.visible_fields(t.name)
+            for name in keys or ():
+                preds.ctx.check_field(t.name, name)
             for name, f in t.fields.items():
                 if not f.kind.has_column or (keys is not None and name not in keys and name not in ALWAYS):
+                    continue
+                if visible is not None and name not in visible:
                     continue
                 label = f"c{len(cols)}"
                 cols.append(table.c[name].label(label))
@@ -121,6 +128,7 @@ class Compiler:
 
         def add_include(inc: ir.Include, hops: tuple[Any, ...]) -> None:
             path = (*hops, inc.field)
+            preds.ctx.check_path(tdef, hops, inc.field.name)
             alias, target = joins.table_for(path)
             nest = tuple(h.name for h in path)
             tables[nest] = target
@@ -146,13 +154,13 @@ class Compiler:
         return RowsStatement(stmt, slots, tables)
 
     def count(self, table: str, where: ir.Pred) -> sa.Select[Any]:
-        joins, preds, scope = self._start(table)
-        cond = preds.compile(ir.conj(where, scope))
+        joins, preds = self._start(table)
+        cond = preds.scoped(where, table)
         return sa.select(sa.func.count()).select_from(joins.from_clause()).where(cond)
 
     def aggregate(self, agg: ir.Aggregate) -> sa.Select[Any]:
-        joins, preds, scope = self._start(agg.table)
-        where = preds.compile(ir.conj(agg.where, scope))
+        joins, preds = self._start(agg.table)
+        where = preds.scoped(agg.where, agg.table)
         exprs: dict[str, Any] = {}
         group_by = []
         for d in agg.dimensions:

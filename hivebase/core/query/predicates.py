@@ -13,10 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.catalog import Catalog
+from hivebase.core.model import FieldDef, TableDef
 from hivebase.core.query import ir
 from hivebase.core.query.joins import Joins
 from hivebase.core.query.sqlvalues import json_literal, json_node, json_scalar, scalar_kind, sqlite_json_path
-from hivebase.errors import InvalidQuery
+from hivebase.errors import InvalidQuery, PermissionDenied
 
 EARTH_KM = 6371.0
 
@@ -44,13 +45,16 @@ def _same_type(values: list[Any]) -> list[Any]:
 
 
 class Context:
-    """What every part of one statement shares: the catalog, the dialect, the caller's row scopes,
-    and a counter that keeps table aliases unique across nested sub-queries."""
+    """What every part of one statement shares: the catalog, the dialect, the caller's row scopes and
+    visible fields, and a counter that keeps table aliases unique across nested sub-queries."""
 
-    def __init__(self, catalog: Catalog, dialect: str, scope_for: Callable[[str], ir.Pred] | None = None) -> None:
+    def __init__(self, catalog: Catalog, dialect: str, scope_for: Callable[[str], ir.Pred] | None = None,
+                 fields_for: Callable[[str], frozenset[str] | None] | None = None) -> None:
         self.catalog = catalog
         self.dialect = dialect
         self._scope_for = scope_for
+        self._fields_for = fields_for
+        self._trusted = 0  # >0 while compiling a row scope: the operator's own conditions see every field
         self._count = 0
         self._visible: dict[str, Any] = {}
 
@@ -60,6 +64,24 @@ class Context:
 
     def scope(self, table: str) -> ir.Pred:
         return ir.Const(True) if self._scope_for is None else self._scope_for(table)
+
+    def visible_fields(self, table: str) -> frozenset[str] | None:
+        """The fields of ``table`` the caller may see (None: all)."""
+        return None if self._fields_for is None else self._fields_for(table)
+
+    def check_field(self, table: str, name: str) -> None:
+        """Refuse a hidden field wherever a statement would read it: selected, filtered, sorted or grouped."""
+        allowed = None if self._trusted else self.visible_fields(table)
+        if allowed is not None and name not in allowed:
+            raise PermissionDenied(f"`{name}` of {table} is not visible to this role", field=name, table=table,
+                                   reason="field")
+
+    def check_path(self, base: TableDef, hops: tuple[FieldDef, ...], name: str) -> None:
+        table = base
+        for hop in hops:
+            self.check_field(table.name, hop.name)
+            table = self.catalog.get(hop.target or "")
+        self.check_field(table.name, name)
 
     def joins(self, table: str, *, top: bool = False) -> Joins:
         return Joins(self.catalog, self.catalog.get(table), alias=None if top else self.fresh_name("s"),
@@ -71,7 +93,7 @@ class Context:
         if isinstance(scope, ir.Const) and scope.value:
             return None
         joins = self.joins(table)
-        cond = Predicates(joins, self).compile(scope)
+        cond = Predicates(joins, self).compile_scope(scope)
         return sa.select(joins.base_table.c.objectId).select_from(joins.from_clause()).where(cond)
 
 
@@ -84,6 +106,21 @@ class Predicates:
         self.dialect = ctx.dialect
         self.alias_expr = alias_expr
 
+    def compile_scope(self, scope: ir.Pred) -> Any:
+        """A row scope (role scope, own records, ACL): compiled without the caller's field limits."""
+        self.ctx._trusted += 1
+        try:
+            return self.compile(scope)
+        finally:
+            self.ctx._trusted -= 1
+
+    def scoped(self, where: ir.Pred, table: str) -> Any:
+        """The caller's condition on ``table`` AND the caller's row scope there."""
+        scope = self.ctx.scope(table)
+        if isinstance(scope, ir.Const) and scope.value:
+            return self.compile(where)
+        return sa.and_(self.compile(where), self.compile_scope(scope))
+
     def sub(self, table: str) -> tuple[Joins, Predicates]:
         joins = self.ctx.joins(table)
         return joins, Predicates(joins, self.ctx)
@@ -91,6 +128,7 @@ class Predicates:
     # -- paths ------------------------------------------------------------------------------------------
 
     def column(self, path: ir.Path) -> Any:
+        self.ctx.check_path(self.joins.base, path.hops, path.field.name)
         table, _ = self.joins.table_for(path.hops)
         return table.c[path.field.name]
 
@@ -284,13 +322,14 @@ class Predicates:
             if p.sub.key.json:
                 raise InvalidQuery("a sub-query key must be a field, not a path inside one")
             left = self.column(p.path)
-        where = sub_preds.compile(ir.conj(p.sub.where, self.ctx.scope(p.sub.table)))
+        where = sub_preds.scoped(p.sub.where, p.sub.table)
         sub = sa.select(key).select_from(sub_joins.from_clause()).where(where, key.is_not(None))
         cond = left.in_(sub)
         return sa.not_(_or_false(cond)) if p.negate else cond
 
     def _relatedto(self, p: ir.RelatedTo) -> Any:
         owner = self.ctx.catalog.get(p.owner_table)
+        self.ctx.check_field(owner.name, p.field.name)
         jt = owner.join_tables[p.field.name]
         sub = sa.select(jt.c.relatedId).where(jt.c.owningId == p.owner_id)
         visible = self.ctx.visible_ids(p.owner_table)
@@ -299,11 +338,12 @@ class Predicates:
         return self.joins.base_table.c.objectId.in_(sub)
 
     def _relationhas(self, p: ir.RelationHas) -> Any:
+        self.ctx.check_field(self.joins.base.name, p.field.name)
         jt = self.joins.base.join_tables[p.field.name]
         target_name = p.field.target or ""
         sub_joins, sub_preds = self.sub(target_name)
         target = sub_joins.base_table
-        cond = sub_preds.compile(ir.conj(p.where, self.ctx.scope(target_name)))
+        cond = sub_preds.scoped(p.where, target_name)
         jt_alias = jt.alias(self.ctx.fresh_name("r"))
         sub = (sa.select(1).select_from(jt_alias.join(sub_joins.from_clause(),
                                                      target.c.objectId == jt_alias.c.relatedId))
