@@ -111,7 +111,7 @@ def _check_fields(app: App, principal: Principal, action: access.Action, table: 
 # -- create -------------------------------------------------------------------------------------------------
 
 
-async def _create(conn: AsyncConnection, app: App, principal: Principal, table: str, data: Any) -> dict[str, Any]:
+async def create_in(conn: AsyncConnection, app: App, principal: Principal, table: str, data: Any) -> dict[str, Any]:
     access.require(app, principal, "create", table)
     tdef = app.catalog.get(table)
     password = None
@@ -149,13 +149,13 @@ async def create(app: App, principal: Principal, table: str, data: Any) -> dict[
     """Insert one row; returns its stored values (objectId, createdAt…)."""
     await app.catalog.table(table)
     async with app.db.write() as conn:
-        return await _create(conn, app, principal, table, data)
+        return await create_in(conn, app, principal, table, data)
 
 
 # -- update -------------------------------------------------------------------------------------------------
 
 
-async def _update(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any,
+async def update_in(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any,
                   data: Any) -> dict[str, Any]:
     tdef = app.catalog.get(table)
     if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
@@ -199,13 +199,13 @@ async def update(app: App, principal: Principal, table: str, object_id: str, dat
     """Replace the given fields whole and apply operators; returns updatedAt (+ incremented values)."""
     await app.catalog.table(table)
     async with app.db.write() as conn:
-        return await _update(conn, app, principal, table, object_id, data)
+        return await update_in(conn, app, principal, table, object_id, data)
 
 
 # -- delete -------------------------------------------------------------------------------------------------
 
 
-async def _delete(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any) -> None:
+async def delete_in(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any) -> None:
     tdef = app.catalog.get(table)
     if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
         raise _not_found(table, object_id)
@@ -227,7 +227,7 @@ async def _delete(conn: AsyncConnection, app: App, principal: Principal, table: 
 async def delete(app: App, principal: Principal, table: str, object_id: str) -> None:
     await app.catalog.table(table)
     async with app.db.write() as conn:
-        await _delete(conn, app, principal, table, object_id)
+        await delete_in(conn, app, principal, table, object_id)
 
 
 # -- batch --------------------------------------------------------------------------------------------------
@@ -249,10 +249,10 @@ class OpResult:
 
 async def _run(conn: AsyncConnection, app: App, principal: Principal, op: Op) -> dict[str, Any]:
     if op.method == "create":
-        return await _create(conn, app, principal, op.table, op.data)
+        return await create_in(conn, app, principal, op.table, op.data)
     if op.method == "update":
-        return await _update(conn, app, principal, op.table, op.object_id, op.data)
-    await _delete(conn, app, principal, op.table, op.object_id)
+        return await update_in(conn, app, principal, op.table, op.object_id, op.data)
+    await delete_in(conn, app, principal, op.table, op.object_id)
     return {}
 
 

@@ -1,0 +1,70 @@
+"""Who is calling, from whatever credentials a door received: the one translation every door shares.
+
+Precedence: the master key (root); else an API key (its user, in the key's role — ``x-role`` cannot
+change it); else a session token (its user, in the ``x-role`` they asked for if they hold it, else their
+default role); else the REST API key alone (a client in the ``anonymous`` role); else nobody. Any
+credential that is present must be valid: a wrong one is never ignored in favour of a weaker one.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from hivebase.core import keys, roles, sessions
+from hivebase.core.apps import App, AppRegistry
+from hivebase.core.policy import ANONYMOUS
+from hivebase.core.principals import Principal
+from hivebase.core.user_rows import USER_TABLE
+from hivebase.errors import PermissionDenied, Unauthorized
+
+MAX_KEY = 200
+
+
+def _plausible(value: str | None) -> bool:
+    return value is not None and 0 < len(value) <= MAX_KEY
+
+
+async def _app_key(apps: AppRegistry, app: App, key: str, kind: str) -> None:
+    if not _plausible(key) or not await apps.check_key(app.name, key, kind):
+        raise Unauthorized(f"the {'master' if kind == 'master' else 'REST API'} key is not this app's",
+                           reason=f"{kind}_key")
+
+
+async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: str, via: str) -> Principal:
+    t = app.catalog.get(USER_TABLE).table
+    async with app.db.read() as conn:
+        row = (await conn.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
+        held, default = await roles.held(conn, app, user_id)
+    if row is None:
+        raise Unauthorized("the user of these credentials no longer exists", reason="user")
+    if role is not None and role not in held:
+        if fixed:
+            raise Unauthorized("the API key's role was taken from its user", reason="api_key")
+        raise PermissionDenied(f"you do not hold role `{role[:64]}`; you hold {', '.join(held) or 'no role'}",
+                               reason="role")
+    chosen = role or default or ANONYMOUS
+    return Principal("user", app=app.name, user_id=user_id, role=chosen, roles=held, key_id=key_id, via=via,
+                     user=dict(row))
+
+
+async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None, rest_key: str | None = None,
+                  session_token: str | None = None, api_key: str | None = None, role: str | None = None,
+                  via: str = "") -> Principal:
+    """The principal of a call to ``app``; ``role`` is the ``x-role`` header, if any."""
+    role = role.strip() or None if role is not None else None
+    if master_key is not None:
+        await _app_key(apps, app, master_key, "master")
+        return Principal.root(via, app=app.name)
+    if rest_key is not None:
+        await _app_key(apps, app, rest_key, "rest")
+    if api_key is not None:
+        grant = await keys.check(app, api_key)
+        return await _user(app, grant.user_id, grant.role, True, grant.id, via)
+    if session_token is not None:
+        session = await sessions.check(app, session_token)
+        return await _user(app, session.user_id, role, False, session.id, via)
+    if rest_key is not None:
+        if role is not None and role != ANONYMOUS:
+            raise PermissionDenied(f"a REST API key acts only as `{ANONYMOUS}`, not `{role[:64]}`", reason="role")
+        return Principal.client(app.name, via)
+    return Principal.nobody(app.name, via)

@@ -1,0 +1,220 @@
+"""Accounts: sign up, log in (password or SMS code), change and reset passwords, root's user management.
+
+Users are ``_User`` rows written through ``records`` (so field rules, unique checks and the user hooks
+apply); this module adds what needs a password or an SMS code, and issues session tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hivebase.core import access, passwords, reads, records, roles, sessions
+from hivebase.core.apps import App
+from hivebase.core.principals import Principal
+from hivebase.core.query import ir
+from hivebase.core.sms import SmsCodes
+from hivebase.core.user_rows import USER_TABLE
+from hivebase.errors import InvalidValue, LimitExceeded, NotFound, PermissionDenied, Unauthorized, type_of
+
+LOGIN_FAILURES_PER_MINUTE = 10
+MAX_NAME = 128
+
+
+class _Failures:
+    """Failed log-ins per (app, username) in the last minute, in this process: a brake on guessing."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], deque[float]] = {}
+
+    def check(self, key: tuple[str, str]) -> None:
+        window = self._seen.get(key)
+        now = time.monotonic()
+        while window and now - window[0] > 60:
+            window.popleft()
+        if window is not None and len(window) >= LOGIN_FAILURES_PER_MINUTE:
+            raise LimitExceeded("too many failed log-ins for this user; wait a minute", reason="rate_limit",
+                                retryAfter=int(61 - (now - window[0])))
+
+    def record(self, key: tuple[str, str]) -> None:
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        self._seen.setdefault(key, deque()).append(time.monotonic())
+
+
+_failures = _Failures()
+
+
+def _text(value: Any, field: str, reason: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidValue(f"`{field}` is required (a string), received {type_of(value)}", field=field,
+                           table=USER_TABLE, reason=reason)
+    if len(value) > MAX_NAME and field != "password":
+        raise InvalidValue(f"`{field}` is at most {MAX_NAME} characters", field=field, table=USER_TABLE,
+                           reason=reason)
+    return value
+
+
+async def _signed_in(conn: AsyncConnection, app: App, principal: Principal, user_id: str) -> dict[str, Any]:
+    _, token = await sessions.issue(conn, app, user_id, via=principal.via)
+    row = await _row(conn, app, user_id)
+    return {**row, "sessionToken": token}
+
+
+async def _row(conn: AsyncConnection, app: App, user_id: str) -> dict[str, Any]:
+    t = app.catalog.get(USER_TABLE).table
+    row = (await conn.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
+    if row is None:
+        raise NotFound("no such user", table=USER_TABLE, reason="user")
+    return dict(row)
+
+
+async def _id_by(conn: AsyncConnection, app: App, field: str, value: str) -> str | None:
+    t = app.catalog.get(USER_TABLE).table
+    return await conn.scalar(sa.select(t.c.objectId).where(t.c[field] == value))  # type: ignore[no-any-return]
+
+
+async def sign_up(app: App, principal: Principal, data: Any) -> dict[str, Any]:
+    """A new user from ``{username, password, …fields}``, signed in: the row plus ``sessionToken``."""
+    if not isinstance(data, dict):
+        raise InvalidValue(f"sign-up data must be an object, received {type_of(data)}", table=USER_TABLE,
+                           reason="json")
+    _text(data.get("username"), "username", "username_required")
+    _text(data.get("password"), "password", "password_required")
+    await app.catalog.table(USER_TABLE)
+    async with app.db.write() as conn:
+        row = await records.create_in(conn, app, principal, USER_TABLE, data)
+        return await _signed_in(conn, app, principal, row["objectId"])
+
+
+async def log_in(app: App, principal: Principal, username: Any, password: Any) -> dict[str, Any]:
+    """The user's row plus a new ``sessionToken``; a wrong name or password fail alike, in equal time."""
+    access.require_caller(app, principal)
+    username = _text(username, "username", "login_required")
+    password = _text(password, "password", "login_required")
+    key = (app.name, username)
+    _failures.check(key)
+    await app.catalog.table(USER_TABLE)
+    async with app.db.write() as conn:
+        user_id = await _id_by(conn, app, "username", username)
+        if not await passwords.verify(conn, app, user_id, password) or user_id is None:
+            _failures.record(key)
+            raise Unauthorized("username or password is incorrect", reason="login")
+        return await _signed_in(conn, app, principal, user_id)
+
+
+async def phone_sign_in(app: App, principal: Principal, sms: SmsCodes, phone: Any, code: Any,
+                        data: Any = None) -> dict[str, Any]:
+    """Log in with a phone number and SMS code, signing up first when no user has that number."""
+    access.require_caller(app, principal)
+    extra = dict(data or {}) if isinstance(data, dict | None) else None
+    if extra is None:
+        raise InvalidValue("sign-up data must be an object", table=USER_TABLE, reason="json")
+    extra.pop("smsCode", None)
+    extra.pop("mobilePhoneNumber", None)
+    await app.catalog.table(USER_TABLE)
+    async with app.db.write() as conn:
+        await sms.verify(conn, app, phone, code)
+        user_id = await _id_by(conn, app, "mobilePhoneNumber", phone)
+        if user_id is None:
+            access.require(app, principal, "create", USER_TABLE)
+            access.check_writable(app, principal, "create", USER_TABLE, [*extra, "username", "mobilePhoneNumber"])
+            values = {"username": phone, **extra, "mobilePhoneNumber": phone, "mobilePhoneVerified": True}
+            row = await records.create_in(conn, app, Principal.root(principal.via, app.name), USER_TABLE, values)
+            user_id = row["objectId"]
+        else:
+            t = app.catalog.get(USER_TABLE).table
+            await conn.execute(sa.update(t).where(t.c.objectId == user_id).values(mobilePhoneVerified=True))
+        return await _signed_in(conn, app, principal, user_id)
+
+
+async def change_password(app: App, principal: Principal, user_id: Any, old: Any, new: Any) -> None:
+    """The user (with the old password) or root (without) sets a new one; the user's other sessions end."""
+    p = access.require_caller(app, principal)
+    if not p.is_root and p.user_id != user_id:
+        raise PermissionDenied("only the user themself may change their password", reason="owner")
+    minimum = int(app.catalog.policy.settings.get("passwordMinLength", 6))
+    new = passwords.check_password(new, minimum, "newPassword")
+    await app.catalog.table(USER_TABLE)
+    async with app.db.write() as conn:
+        if not isinstance(user_id, str) or await _id_by(conn, app, "objectId", user_id) is None:
+            raise NotFound("no such user", table=USER_TABLE, reason="user")
+        if not p.is_root and not (isinstance(old, str) and await passwords.verify(conn, app, user_id, old)):
+            raise InvalidValue("the old password is wrong", field="oldPassword", table=USER_TABLE,
+                               reason="old_password")
+        await passwords.store(conn, app, user_id, new)
+        await sessions.revoke_all(conn, app, user_id, keep=p.key_id if p.user_id == user_id else None)
+
+
+async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, code: Any, new: Any) -> None:
+    """Set the password of the user whose phone received ``code``; every session of theirs ends."""
+    access.require_caller(app, principal)
+    minimum = int(app.catalog.policy.settings.get("passwordMinLength", 6))
+    new = passwords.check_password(new, minimum)
+    await app.catalog.table(USER_TABLE)
+    async with app.db.write() as conn:
+        phone = await sms.take(conn, app, code)
+        user_id = await _id_by(conn, app, "mobilePhoneNumber", phone)
+        if user_id is None:
+            raise NotFound("no user has this phone number", table=USER_TABLE, reason="user")
+        await passwords.store(conn, app, user_id, new)
+        await sessions.revoke_all(conn, app, user_id)
+
+
+def session_belongs(principal: Principal, user_id: Any) -> bool:
+    """``checkSession``: whether the caller's session is one of ``user_id``'s."""
+    return principal.kind == "user" and principal.key_id is not None and principal.user_id == user_id
+
+
+# -- root's user management (CLI, system APIs) ------------------------------------------------------------------
+
+
+async def find(app: App, principal: Principal, ref: Any) -> dict[str, Any]:
+    """A user by objectId or username."""
+    access.require_root(app, principal)
+    if not isinstance(ref, str) or not ref or len(ref) > MAX_NAME:
+        raise NotFound(f"no user {str(ref)[:64]!r}", table=USER_TABLE, reason="user")
+    await app.catalog.table(USER_TABLE)
+    async with app.db.read() as conn:
+        user_id = await _id_by(conn, app, "objectId", ref) or await _id_by(conn, app, "username", ref)
+        if user_id is None:
+            raise NotFound(f"no user with objectId or username {ref[:64]!r}", table=USER_TABLE, reason="user")
+        return await _row(conn, app, user_id)
+
+
+async def create_user(app: App, principal: Principal, data: Any, role_names: list[str] | None = None,
+                      default_role: str | None = None) -> dict[str, Any]:
+    """A user made by root, holding ``role_names`` (``member`` when none are given)."""
+    access.require_root(app, principal)
+    await app.catalog.table(USER_TABLE)
+    async with app.db.write() as conn:
+        row = await records.create_in(conn, app, principal, USER_TABLE, data)
+        uid = row["objectId"]
+        if role_names:
+            for name in role_names:
+                if name not in app.catalog.policy.roles:
+                    raise NotFound(f"role {str(name)[:64]!r} does not exist", reason="role", field="role")
+            await conn.execute(sa.delete(app.catalog.system("_hb_user_roles"))
+                               .where(app.catalog.system("_hb_user_roles").c.user_id == uid))
+            for name in role_names:
+                await roles.grant_in(conn, app, uid, name, default=name == (default_role or role_names[0]))
+        held, dflt = await roles.held(conn, app, uid)
+    return {**row, "roles": list(held), "defaultRole": dflt}
+
+
+async def list_users(app: App, principal: Principal, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Users with the roles they hold, oldest first (two statements, whatever the page size)."""
+    access.require_root(app, principal)
+    tdef = await app.catalog.table(USER_TABLE)
+    rows, _ = await reads.find(app, principal, ir.Select(tdef.name, limit=limit, offset=offset))
+    t = app.catalog.system("_hb_user_roles")
+    held: dict[str, list[str]] = {}
+    async with app.db.read() as conn:
+        for r in await conn.execute(sa.select(t).where(t.c.user_id.in_([u["objectId"] for u in rows]))
+                                    .order_by(t.c.is_default.desc(), t.c.role)):
+            held.setdefault(r.user_id, []).append(r.role)
+    return [{**u, "roles": held.get(u["objectId"], [])} for u in rows]
