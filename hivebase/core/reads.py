@@ -13,7 +13,7 @@ from hivebase.core.model import TableDef
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
 from hivebase.core.query.compile import Compiler, Embedded, RowsStatement
-from hivebase.errors import NotFound
+from hivebase.errors import NotFound, PermissionDenied
 
 
 def compiler_for(app: App, principal: Principal, action: access.Action, table: str) -> Compiler:
@@ -98,6 +98,11 @@ async def append_relations(app: App, principal: Principal, table: str, rows: lis
                            fields: list[str]) -> None:
     """Load Relation members for ``rows`` in place: one statement per field, whatever the number of rows."""
     tdef = app.catalog.get(table)
+    visible = access.visible_fields(app, principal, "list", table)
+    for name in fields:
+        if visible is not None and name not in visible:
+            raise PermissionDenied(f"`{name}` of {table} is not visible to this role", field=name, table=table,
+                                   reason="field")
     ids = [r["objectId"] for r in rows if r.get("objectId")]
     if not ids:
         return

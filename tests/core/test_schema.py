@@ -162,11 +162,21 @@ async def test_drop_table_refuses_when_pointed_to(app: App) -> None:
         await schema.drop_table(app, ROOT, "Team")
 
 
-async def test_schema_changes_need_root(app: App) -> None:
+async def test_schema_changes_follow_roles(app: App) -> None:
+    client = Principal.client(app.name)
+    member = Principal("user", app=app.name, user_id="u1", role="member", roles=("member",))
     with pytest.raises(PermissionDenied):
-        await schema.create_table(app, Principal("client"), "T", {})
+        await schema.create_table(app, member, "T", {})
     with pytest.raises(PermissionDenied):
         await schema.create_table(app, None, "T", {})  # type: ignore[arg-type]
+    with pytest.raises(PermissionDenied):
+        await schema.create_table(app, Principal.client("another-app"), "T", {})
+    await schema.create_table(app, client, "T", {})  # Bmob's development default: clients may create tables
+    await schema.add_field(app, client, "T", "a", "String")
+    for change in (schema.remove_field(app, client, "T", "a"), schema.drop_table(app, client, "T")):
+        with pytest.raises(PermissionDenied):
+            await change
+    assert "a" in app.catalog.get("T").fields
 
 
 async def test_other_process_sees_new_tables(app: App) -> None:
