@@ -1,7 +1,8 @@
 """Query entry points in each dialect's terms: wire parameters in, wire-shaped JSON out.
 
 Doors (REST, MCP) call these with what their callers sent; parsing, permissions, the single SQL statement
-and rendering all happen here, so every door answers the same question the same way.
+and rendering all happen here, so every door answers the same question the same way. ``{{currentUser.x}}``
+in a caller's filter means the principal's user.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hivebase.core import reads
+from hivebase.core.access import current_user
 from hivebase.core.apps import App
 from hivebase.core.fields.base import Style
 from hivebase.core.model import TableDef
@@ -18,6 +20,7 @@ from hivebase.core.query.bmob_params import parse_aggregate, parse_find, parse_i
 from hivebase.core.query.nocobase_params import parse_get, parse_list, relation_appends
 from hivebase.core.query.resource_query import parse_resource_query
 from hivebase.core.render import render_plain, render_row
+from hivebase.errors import NotFound
 
 
 def _render(tdef: TableDef, rows: list[dict[str, Any]], style: Style,
@@ -57,11 +60,10 @@ async def bmob_get(app: App, principal: Principal, table: str, object_id: Any,
 
 
 async def nocobase_list(app: App, principal: Principal, resource: str, params: Mapping[str, Any], *,
-                        current_user: Mapping[str, Any] | None = None, tz_offset_minutes: int = 0
-                        ) -> dict[str, Any]:
+                        tz_offset_minutes: int = 0) -> dict[str, Any]:
     """``<resource>:list`` → ``{"data":[…], "meta":{count, page, pageSize, totalPage}}``."""
     tdef = await app.catalog.table(resource)
-    select, paging = parse_list(app.catalog, tdef, params, current_user=current_user,
+    select, paging = parse_list(app.catalog, tdef, params, current_user=current_user(principal),
                                 tz_offset_minutes=tz_offset_minutes)
     rows, total = await reads.find(app, principal, select, with_count=paging["paginate"])
     if paging["relationAppends"]:
@@ -76,13 +78,11 @@ async def nocobase_list(app: App, principal: Principal, resource: str, params: M
 
 
 async def nocobase_get(app: App, principal: Principal, resource: str, params: Mapping[str, Any], *,
-                       current_user: Mapping[str, Any] | None = None, tz_offset_minutes: int = 0
-                       ) -> dict[str, Any]:
+                       tz_offset_minutes: int = 0) -> dict[str, Any]:
     """``<resource>:get`` → ``{"data": {…}}`` (a list when ``filterByTk`` is a list); missing → NotFound."""
-    from hivebase.errors import NotFound
-
     tdef = await app.catalog.table(resource)
-    select = parse_get(app.catalog, tdef, params, current_user=current_user, tz_offset_minutes=tz_offset_minutes)
+    select = parse_get(app.catalog, tdef, params, current_user=current_user(principal),
+                       tz_offset_minutes=tz_offset_minutes)
     rows, _ = await reads.find(app, principal, select)
     appends = relation_appends(app.catalog, tdef, params)
     if appends:
@@ -95,9 +95,8 @@ async def nocobase_get(app: App, principal: Principal, resource: str, params: Ma
     return {"data": data[0]}
 
 
-async def nocobase_query(app: App, principal: Principal, resource: str, args: Mapping[str, Any], *,
-                         current_user: Mapping[str, Any] | None = None) -> dict[str, Any]:
+async def nocobase_query(app: App, principal: Principal, resource: str, args: Mapping[str, Any]) -> dict[str, Any]:
     """``resource_query`` → ``{"data": [ {alias: value…} ]}``."""
     tdef = await app.catalog.table(resource)
-    agg = parse_resource_query(app.catalog, tdef, args, current_user=current_user)
+    agg = parse_resource_query(app.catalog, tdef, args, current_user=current_user(principal))
     return {"data": _render_groups(await reads.aggregate(app, principal, agg), "nocobase")}

@@ -99,11 +99,13 @@ async def log_in(app: App, principal: Principal, username: Any, password: Any) -
     key = (app.name, username)
     _failures.check(key)
     await app.catalog.table(USER_TABLE)
-    async with app.db.write() as conn:
+    async with app.db.read() as conn:  # argon2 runs outside the write lock
         user_id = await _id_by(conn, app, "username", username)
-        if not await passwords.verify(conn, app, user_id, password) or user_id is None:
-            _failures.record(key)
-            raise Unauthorized("username or password is incorrect", reason="login")
+        ok = await passwords.verify(conn, app, user_id, password)
+    if not ok or user_id is None:
+        _failures.record(key)
+        raise Unauthorized("username or password is incorrect", reason="login")
+    async with app.db.write() as conn:
         return await _signed_in(conn, app, principal, user_id)
 
 
