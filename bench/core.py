@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hivebase.config import Settings
-from hivebase.core import reads, records, schema
+from hivebase.core import reads, records, roles, schema
 from hivebase.core.apps import App
 from hivebase.core.hub import Hub
 from hivebase.core.model import TableDef
@@ -254,15 +254,36 @@ async def run_backend(label: str, settings: Settings, args: argparse.Namespace) 
         async def aggregate(r: random.Random) -> None:
             await reads.aggregate(app, ROOT, agg)
 
+        member = await scoped_member(app)
+        member_select = ir.Select(TABLE, where=select.where, order=select.order, limit=20)
+
+        async def member_query(r: random.Random) -> None:
+            rows, _ = await reads.find(app, member, member_select)
+            assert rows and "born" not in rows[0]
+
+        async def member_get(r: random.Random) -> None:
+            await reads.get(app, member, TABLE, ids[r.randrange(len(ids))])
+
         for name, op, note in (("create (single)", create_one, ""), ("get by id", get_one, ""),
                                ("query 20 rows, 2-condition where", query, f"{matching:,} rows match"),
                                ("count, same where", count, ""),
                                ("update (set a field)", update, ""),
-                               (f"group by team + sum(score), {total:,} rows", aggregate, f"{TEAMS} groups")):
+                               (f"group by team + sum(score), {total:,} rows", aggregate, f"{TEAMS} groups"),
+                               ("get by id, scoped role", member_get, "ACL + scope + field list"),
+                               ("query 20 rows, scoped role", member_query, "ACL + scope + field list")):
             results.append(await measure(name, op, args.seconds, args.concurrency, note=note))
         return results, version
     finally:
         await hub.close()
+
+
+async def scoped_member(app: App) -> Principal:
+    """A user in a role that sees four fields of rows with level >= 1, through object ACLs: what every
+    non-root read pays for access control."""
+    await roles.create_role(app, ROOT, "reader", strategy=["list", "get", "query"])
+    rule = {"fields": ["name", "team", "score", "level"], "scope": {"level": {"$gte": 1}}}
+    await roles.set_table_permissions(app, ROOT, "reader", TABLE, {"list": rule, "get": rule})
+    return Principal("user", app=app.name, user_id="benchuser1", role="reader", roles=("reader",), via="bench")
 
 
 async def server_version(app: App) -> str:
