@@ -83,7 +83,7 @@ async def nocobase_get(app: App, principal: Principal, resource: str, params: Ma
     tdef = await app.catalog.table(resource)
     select = parse_get(app.catalog, tdef, params, current_user=current_user(principal),
                        tz_offset_minutes=tz_offset_minutes)
-    rows, _ = await reads.find(app, principal, select)
+    rows, _ = await reads.find(app, principal, select, action="get")
     appends = relation_appends(app.catalog, tdef, params)
     if appends:
         await reads.append_relations(app, principal, resource, rows, appends)

@@ -32,11 +32,11 @@ def compiler_for(app: App, principal: Principal, action: access.Action, table: s
     return Compiler(app.catalog, app.db.dialect, scope_for, fields_for)
 
 
-async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool = False
-               ) -> tuple[list[dict[str, Any]], int | None]:
+async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool = False,
+               action: access.Action = "list") -> tuple[list[dict[str, Any]], int | None]:
     """Rows matching ``q`` (and the total matching count when asked, ignoring limit/offset)."""
     await app.catalog.table(q.table)
-    compiler = compiler_for(app, principal, "list", q.table)
+    compiler = compiler_for(app, principal, action, q.table)
     rows: list[dict[str, Any]] = []
     total = None
     async with app.db.read() as conn:

@@ -23,9 +23,10 @@ from hivebase.core.reads import compiler_for
 from hivebase.core.secrets import random_id
 from hivebase.core.user_rows import USER_TABLE
 from hivebase.core.writes import Plan, apply_path_ops, plan_write
-from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, NotFound, UniqueViolation
+from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, NotFound, PermissionDenied, UniqueViolation
 
 MAX_BATCH = 50
+STAMPS = ("objectId", "createdAt", "updatedAt")
 
 
 def _not_found(table: str, object_id: Any) -> NotFound:
@@ -102,6 +103,18 @@ def _scoped(app: App, principal: Principal, action: access.Action, tdef: TableDe
     return sa.and_(cond, t.c.objectId.in_(sa.select(ids.subquery().c[0])))
 
 
+def visible_part(app: App, principal: Principal, table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """What a writer is shown of the row it wrote: the fields its role may ``get`` (an auto-increment or
+    default value of a hidden field stays hidden), and always the row's id and timestamps."""
+    try:
+        visible = access.visible_fields(app, principal, "get", table)
+    except PermissionDenied:
+        visible = frozenset()
+    if visible is None:
+        return row
+    return {k: v for k, v in row.items() if k in visible or k in STAMPS}
+
+
 def _check_fields(app: App, principal: Principal, action: access.Action, table: str, plan: Plan) -> None:
     access.check_writable(app, principal, action, table, plan.touched)
     if table == USER_TABLE:
@@ -149,7 +162,8 @@ async def create(app: App, principal: Principal, table: str, data: Any) -> dict[
     """Insert one row; returns its stored values (objectId, createdAt…)."""
     await app.catalog.table(table)
     async with app.db.write() as conn:
-        return await create_in(conn, app, principal, table, data)
+        row = await create_in(conn, app, principal, table, data)
+    return visible_part(app, principal, table, row)
 
 
 # -- update -------------------------------------------------------------------------------------------------
@@ -199,7 +213,8 @@ async def update(app: App, principal: Principal, table: str, object_id: str, dat
     """Replace the given fields whole and apply operators; returns updatedAt (+ incremented values)."""
     await app.catalog.table(table)
     async with app.db.write() as conn:
-        return await update_in(conn, app, principal, table, object_id, data)
+        row = await update_in(conn, app, principal, table, object_id, data)
+    return visible_part(app, principal, table, row)
 
 
 # -- delete -------------------------------------------------------------------------------------------------
@@ -249,9 +264,10 @@ class OpResult:
 
 async def _run(conn: AsyncConnection, app: App, principal: Principal, op: Op) -> dict[str, Any]:
     if op.method == "create":
-        return await create_in(conn, app, principal, op.table, op.data)
+        return visible_part(app, principal, op.table, await create_in(conn, app, principal, op.table, op.data))
     if op.method == "update":
-        return await update_in(conn, app, principal, op.table, op.object_id, op.data)
+        row = await update_in(conn, app, principal, op.table, op.object_id, op.data)
+        return visible_part(app, principal, op.table, row)
     await delete_in(conn, app, principal, op.table, op.object_id)
     return {}
 
