@@ -1,18 +1,34 @@
-"""``hivebase app …``: create, list, show credentials of, rotate keys of and delete apps."""
+"""``hivebase app …``: create, list, show credentials of, rotate keys of, configure and delete apps."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.markup import escape
 
 from hivebase.cli import output
-from hivebase.cli.context import DataDirOption, JsonOption, YesOption, call, confirm
+from hivebase.cli.context import (
+    AppOption,
+    DataDirOption,
+    JsonOption,
+    UsageError,
+    YesOption,
+    call,
+    confirm,
+    reported,
+)
+from hivebase.core import roles
+from hivebase.core.apps import MAIN
 from hivebase.core.hub import Hub
+from hivebase.core.policy import SETTINGS, check_setting
+from hivebase.core.principals import Principal
 
-cli = typer.Typer(help="Create, list, rotate keys of and delete apps.", no_args_is_help=True)
+cli = typer.Typer(help="Create, list, rotate keys of, configure and delete apps.", no_args_is_help=True)
+
+ROOT = Principal.root(via="cli")
 
 NameArg = Annotated[str, typer.Argument(help="App name: lowercase letters, digits, '-' and '_'.")]
 
@@ -90,3 +106,38 @@ def delete(name: NameArg, yes: YesOption = False, data_dir: DataDirOption = None
     output.emit(as_json, {"app": name, "deleted": True},
                 lambda: output.done(f"app {escape(name)} deleted"))
 
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is JSON (``true``, ``7``), else taken as a string for the core to judge."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set {text[:60]!r} is not key=value, e.g. sessionDays=30", reason="usage")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+@cli.command("config")
+def config(app: AppOption = MAIN,
+           assignments: Annotated[list[str] | None, typer.Option(
+               "--set", help="Change a setting: key=value, value as JSON (repeat for several).",
+               show_default=False)] = None,
+           data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+    """Show an app's access settings, or change them with --set key=value."""
+    with reported(as_json):
+        # All checked before any is stored, so a bad one leaves the app as it was.
+        changes = [check_setting(*parse_assignment(a)) for a in assignments or []]
+
+    async def work(hub: Hub) -> dict[str, Any]:
+        opened = await hub.apps.open(app)
+        for key, value in changes:
+            await roles.set_setting(opened, ROOT, key, value)
+        return await roles.settings(opened, ROOT)
+
+    current = call(as_json, data_dir, work)
+    output.emit(as_json, {"app": app, "settings": current}, lambda: output.stdout.print(output.table(
+        f"access settings of {app}", ["setting", "value", "meaning"],
+        [(k, orjson.dumps(v).decode(), SETTINGS[k][2] if k in SETTINGS else "") for k, v in current.items()])))

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from hivebase.cli import apps, serve, sms, tables
+from hivebase.cli import apps, keys, roles, serve, sms, tables, users
 from hivebase.cli.context import UsageError
 from hivebase.cli.output import print_json
 
@@ -21,6 +21,9 @@ cli.command("init")(serve.init)
 cli.command("serve")(serve.serve)
 cli.add_typer(apps.cli, name="app")
 cli.add_typer(tables.cli, name="table")
+cli.add_typer(users.cli, name="user")
+cli.add_typer(roles.cli, name="role")
+cli.add_typer(keys.cli, name="key")
 cli.add_typer(sms.cli, name="sms")
 
 

@@ -20,9 +20,12 @@ from hivebase.cli.context import (
     run,
     settings_for,
 )
+from hivebase.cli.users import new_password
 from hivebase.config import CONFIG_FILE, Settings
-from hivebase.core.apps import MAIN
+from hivebase.core import keys, policy, users
+from hivebase.core.apps import MAIN, App
 from hivebase.core.hub import Hub
+from hivebase.core.principals import Principal
 
 CONFIG_HEADER = """\
 # hivebase settings for this data dir.
@@ -53,8 +56,24 @@ def default_config() -> str:
     return "\n".join(lines)
 
 
+ADMIN_USERNAME = "admin"
+NO_ADMIN: dict[str, Any] = {"admin": None, "apiKey": None}  # secrets are shown by the run that made them
+
+
+async def create_admin(app: App) -> dict[str, Any]:
+    """The first user, ``admin``, holding roles admin (default) and root, and an API key of role admin."""
+    root = Principal.root(via="cli")
+    password = await new_password(app)
+    user = await users.create_user(app, root, {"username": ADMIN_USERNAME, "password": password},
+                                   [policy.ADMIN, policy.ROOT], policy.ADMIN)
+    _, secret = await keys.create(app, root, user["objectId"], policy.ADMIN, name="created by hivebase init")
+    return {"admin": {"username": ADMIN_USERNAME, "password": password}, "apiKey": secret}
+
+
 def initialise(settings: Settings) -> dict[str, Any]:
-    """Create the data dir, its config file and the main app when missing; the main app's credentials."""
+    """Create the data dir, its config file and the main app when missing; the main app's credentials.
+
+    A new main app also gets the ``admin`` user and an API key, whose secrets only this run returns."""
     data_dir = settings.data_dir
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,24 +83,45 @@ def initialise(settings: Settings) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot create the data dir {str(data_dir)!r}: {exc.strerror or exc}") from None
 
-    async def work(hub: Hub) -> tuple[dict[str, Any], bool]:
+    async def work(hub: Hub) -> tuple[dict[str, Any], bool, dict[str, Any]]:
         fresh = await hub.init_main()
-        creds = fresh if fresh is not None else await hub.apps.credentials(MAIN)
-        return creds.to_dict(), fresh is not None
+        if fresh is None:
+            return (await hub.apps.credentials(MAIN)).to_dict(), False, NO_ADMIN
+        return fresh.to_dict(), True, await create_admin(await hub.apps.open(MAIN))
 
-    creds, created = run(settings, work)
-    return {**creds, "created": created, "dataDir": str(data_dir.resolve()), "config": str(config.resolve())}
+    creds, created, admin = run(settings, work)
+    return {**creds, "created": created, "dataDir": str(data_dir.resolve()), "config": str(config.resolve()),
+            **admin}
+
+
+def render_admin(info: dict[str, Any]) -> None:
+    """The admin's password and API key, on the run that created them (and never again)."""
+    if info.get("admin") and info.get("apiKey"):
+        output.stdout.print(output.table("admin of app main", ["credential", "value"], [
+            ("username", info["admin"]["username"]), ("password", info["admin"]["password"]),
+            ("API key (role admin)", info["apiKey"])]))
+        output.stdout.print("The admin's password and API key are shown only now: store them somewhere safe.")
+
+
+def mcp_hint(info: dict[str, Any]) -> str:
+    """How an MCP client authenticates: with the new API key when this run made one."""
+    if info.get("apiKey"):
+        return f"Connect an MCP client with this header:  [bold]Authorization: Bearer {escape(info['apiKey'])}[/bold]"
+    return ("Connect an MCP client with the header [bold]Authorization: Bearer <API key>[/bold]; make a key with "
+            "[bold]hivebase key create --user admin --role admin[/bold].")
 
 
 def render_init(info: dict[str, Any]) -> None:
     where = escape(info["dataDir"])
     if info["created"]:
-        output.done(f"initialised {where}: app [bold]main[/bold] created")
+        output.done(f"initialised {where}: app [bold]main[/bold] and user [bold]admin[/bold] created")
     else:
         output.stdout.print(f"{where} is already initialised; app [bold]main[/bold] exists")
     output.stdout.print(output.credentials_table(info, "app main"))
     output.stdout.print("Show them again with [bold]hivebase app credentials main[/bold]; "
                         "keep the master key secret.")
+    render_admin(info)
+    output.stdout.print(mcp_hint(info))
 
 
 def init(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
@@ -108,14 +148,16 @@ def served_url(settings: Settings) -> Settings:
 def render_serve(info: dict[str, Any], settings: Settings) -> None:
     url = escape(info["url"])
     storage = "PostgreSQL" if settings.database_url else "SQLite"
-    fresh = "; app main created" if info.get("created") else ""
+    fresh = "; app main and user admin created" if info.get("created") else ""
     output.stdout.print(f"hivebase — data dir {escape(info['dataDir'])} ({storage}){fresh}")
     output.stdout.print(output.credentials_table(info, "app main"))
+    render_admin(info)
     output.stdout.print(
         f"Serving on [bold]{url}[/bold]   (health check: curl {url}/health)\n"
         "Today only /health is served. The REST dialects and the MCP endpoints arrive next:\n"
         f"  {url}/api/mcp  (NocoBase-style MCP clients)\n"
         f"  {url}/mcp      (Bmob-style MCP clients)\n"
+        f"{mcp_hint(info)}\n"
         "Press Ctrl+C to stop.")
 
 
@@ -144,7 +186,7 @@ def _current(settings: Settings) -> dict[str, Any]:
         return (await hub.apps.credentials(MAIN)).to_dict()
 
     creds = run(settings, work)
-    return {**creds, "created": False, "dataDir": str(Path(settings.data_dir).resolve())}
+    return {**creds, "created": False, "dataDir": str(Path(settings.data_dir).resolve()), **NO_ADMIN}
 
 
 def _run_server(settings: Settings) -> None:

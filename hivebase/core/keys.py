@@ -48,7 +48,9 @@ async def create(app: App, principal: Principal, user_id: Any, role: Any, *, nam
         raise PermissionDenied("only root may create API keys for another user", reason="owner")
     if not isinstance(name, str) or len(name) > MAX_NAME:
         raise InvalidValue(f"`name` must be a string of at most {MAX_NAME} characters", field="name", reason="name")
-    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now()):
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise InvalidValue("`expiresAt` needs a timezone", field="expiresAt", reason="expiry")
+    if expires_at is not None and expires_at <= now():
         raise InvalidValue("`expiresAt` must be a moment in the future", field="expiresAt", reason="expiry")
     users = app.catalog.get("_User").table
     t = app.catalog.system("_hb_api_keys")

@@ -6,6 +6,7 @@ Hashes never leave this module: callers get True/False from ``verify`` and nothi
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,8 +20,12 @@ from hivebase.errors import InvalidValue, type_of
 
 MAX_LENGTH = 256
 _hasher = PasswordHasher()
-#: checked when a username is unknown, so a wrong name costs as long as a wrong password
-_DUMMY = _hasher.hash("hivebase-no-such-user")
+
+
+@functools.cache
+def _dummy() -> str:
+    """Checked when a username is unknown, so a wrong name costs as long as a wrong password."""
+    return _hasher.hash("hivebase-no-such-user")
 
 
 def check_password(value: Any, min_length: int, field: str = "password") -> str:
@@ -46,7 +51,7 @@ async def verify(conn: AsyncConnection, app: App, user_id: str | None, password:
     if user_id is not None:
         digest = await conn.scalar(sa.select(t.c.hash).where(t.c.user_id == user_id))
     try:
-        ok = await asyncio.to_thread(_hasher.verify, digest or _DUMMY, password)
+        ok = await asyncio.to_thread(_hasher.verify, digest or _dummy(), password)
     except (VerificationError, InvalidHashError):
         return False
     return ok and digest is not None

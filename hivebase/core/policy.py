@@ -93,7 +93,8 @@ class RoleDef:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "description": self.description,
                 "strategy": sorted(self.strategy), "ignoreAcl": self.ignore_acl, "system": self.system,
-                "tables": {t: {a: r.to_json() for a, r in acts.items()} for t, acts in sorted(self.tables.items())}}
+                "tables": {t: {a: r.to_json() or True for a, r in acts.items()}
+                           for t, acts in sorted(self.tables.items())}}
 
 
 @dataclass(slots=True)

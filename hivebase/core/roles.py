@@ -16,6 +16,7 @@ from hivebase.core.apps import App
 from hivebase.core.clock import now
 from hivebase.core.policy import (
     DEFAULT_ROLES,
+    MEMBER,
     RoleDef,
     check_role_name,
     check_setting,
@@ -211,6 +212,7 @@ async def grant(app: App, principal: Principal, user_id: Any, role: Any, *, defa
 async def revoke(app: App, principal: Principal, user_id: Any, role: Any) -> dict[str, Any]:
     """Take a role away; the user's API keys of that role stop working at once."""
     require_root(app, principal)
+    await app.catalog.refresh(force=True)
     name = _role(app, role).name
     t = app.catalog.system("_hb_user_roles")
     keys = app.catalog.system("_hb_api_keys")
@@ -221,6 +223,10 @@ async def revoke(app: App, principal: Principal, user_id: Any, role: Any) -> dic
             raise NotFound(f"the user does not hold role `{name}`", reason="role", field="role")
         await conn.execute(sa.delete(keys).where(keys.c.user_id == user_id, keys.c.role == name))
         roles, dflt = await held(conn, app, user_id)
+        if dflt is not None and not await conn.scalar(sa.select(t.c.role).where(t.c.user_id == user_id,
+                                                                               t.c.is_default)):
+            dflt = MEMBER if MEMBER in roles else dflt  # the default was revoked: fall back explicitly
+            await grant_in(conn, app, user_id, dflt, default=True)
     return {"userId": user_id, "roles": list(roles), "defaultRole": dflt}
 
 

@@ -23,6 +23,7 @@ from hivebase.errors import InvalidValue, LimitExceeded, NotFound, PermissionDen
 
 LOGIN_FAILURES_PER_MINUTE = 10
 MAX_NAME = 128
+MAX_PAGE = 1000
 
 
 class _Failures:
@@ -193,17 +194,18 @@ async def create_user(app: App, principal: Principal, data: Any, role_names: lis
     """A user made by root, holding ``role_names`` (``member`` when none are given)."""
     access.require_root(app, principal)
     await app.catalog.table(USER_TABLE)
+    names = list(dict.fromkeys([*(role_names or []), *([default_role] if default_role else [])]))
+    for name in names:
+        if name not in app.catalog.policy.roles:
+            raise NotFound(f"role {str(name)[:64]!r} does not exist", reason="role", field="role")
     async with app.db.write() as conn:
         row = await records.create_in(conn, app, principal, USER_TABLE, data)
         uid = row["objectId"]
-        if role_names:
-            for name in role_names:
-                if name not in app.catalog.policy.roles:
-                    raise NotFound(f"role {str(name)[:64]!r} does not exist", reason="role", field="role")
-            await conn.execute(sa.delete(app.catalog.system("_hb_user_roles"))
-                               .where(app.catalog.system("_hb_user_roles").c.user_id == uid))
-            for name in role_names:
-                await roles.grant_in(conn, app, uid, name, default=name == (default_role or role_names[0]))
+        if names:
+            memberships = app.catalog.system("_hb_user_roles")
+            await conn.execute(sa.delete(memberships).where(memberships.c.user_id == uid))
+            for name in names:
+                await roles.grant_in(conn, app, uid, name, default=name == (default_role or names[0]))
         held, dflt = await roles.held(conn, app, uid)
     return {**row, "roles": list(held), "defaultRole": dflt}
 
@@ -211,12 +213,17 @@ async def create_user(app: App, principal: Principal, data: Any, role_names: lis
 async def list_users(app: App, principal: Principal, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """Users with the roles they hold, oldest first (two statements, whatever the page size)."""
     access.require_root(app, principal)
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE or not isinstance(offset, int) or offset < 0:
+        raise InvalidValue(f"`limit` is 1-{MAX_PAGE} and `offset` at least 0", field="limit", reason="paging")
     tdef = await app.catalog.table(USER_TABLE)
     rows, _ = await reads.find(app, principal, ir.Select(tdef.name, limit=limit, offset=offset))
     t = app.catalog.system("_hb_user_roles")
     held: dict[str, list[str]] = {}
+    default: dict[str, str] = {}
     async with app.db.read() as conn:
         for r in await conn.execute(sa.select(t).where(t.c.user_id.in_([u["objectId"] for u in rows]))
-                                    .order_by(t.c.is_default.desc(), t.c.role)):
+                                    .order_by(t.c.role)):
             held.setdefault(r.user_id, []).append(r.role)
-    return [{**u, "roles": held.get(u["objectId"], [])} for u in rows]
+            if r.is_default:
+                default[r.user_id] = r.role
+    return [{**u, "roles": held.get(u["objectId"], []), "defaultRole": default.get(u["objectId"])} for u in rows]

@@ -139,7 +139,7 @@ def test_table_lifecycle(cli: Cli, tmp_path: Path) -> None:
     spec_file.write_text(json.dumps(spec))
     cli.json("table", "create", "GameScore", "--fields", f"@{spec_file}")
     listed, described = cli.jsons(("table", "list"), ("table", "describe", "GameScore"))
-    assert listed == {"app": "main", "tables": ["GameScore", "Player"]}
+    assert listed == {"app": "main", "tables": ["GameScore", "Player", "_User"]}  # every app has _User
     fields = described["fields"]
     assert fields["score"] == spec["score"] and fields["player"] == spec["player"]
     assert fields["nickname"]["unique"] is True and fields["objectId"]["builtin"] is True
@@ -164,7 +164,7 @@ def test_table_lifecycle(cli: Cli, tmp_path: Path) -> None:
     assert dropped == {"app": "main", "dropped": "Player", "removedFields": ["GameScore.player"]}
     assert "player" not in cli.json("table", "describe", "GameScore")["fields"]
     cli.json("table", "drop", "GameScore", "--yes")
-    assert cli.json("table", "list")["tables"] == []
+    assert cli.json("table", "list")["tables"] == ["_User"]
 
 
 ARGUMENT_ERRORS: list[tuple[tuple[str, ...], str]] = [
