@@ -155,3 +155,10 @@ class Unauthorized(HivebaseError):
 
     status = 401
     reason = "unauthorized"
+
+
+class SmsSendFailed(HivebaseError):
+    """The configured SMS sender could not deliver the message; no code was issued."""
+
+    status = 502
+    reason = "sms_send_failed"

@@ -18,17 +18,18 @@ import re
 import secrets
 import time
 from collections import deque
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hivebase.config import Settings
+from hivebase.core.access import require_caller
 from hivebase.core.apps import App
+from hivebase.core.clock import now
 from hivebase.core.principals import Principal
-from hivebase.core.records import now
 from hivebase.core.secrets import random_id
-from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, PermissionDenied, TypeMismatch, type_of
+from hivebase.errors import InvalidValue, LimitExceeded, SmsSendFailed, TypeMismatch, type_of
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ TAKE_FAILURES = 10  # failed take() calls per app per TAKE_WINDOW seconds
 TAKE_WINDOW = 60.0
 HOUR = 3600
 
-
-class SmsSendFailed(HivebaseError):
-    """The configured SMS sender could not deliver the message; no code was issued."""
-
-    status = 502
-    reason = "sms_send_failed"
 
 
 class SmsSender(Protocol):
@@ -92,7 +87,7 @@ def load_sender(spec: str) -> SmsSender:
     if not callable(getattr(sender, "send", None)):
         raise InvalidValue(f"sms_sender {shown!r}: {class_name} has no `async def send(...)` method",
                            field="sms_sender", reason="sms_sender")
-    return sender  # type: ignore[no-any-return]
+    return cast(SmsSender, sender)
 
 
 def hash_code(code: str) -> str:
@@ -155,11 +150,7 @@ class SmsCodes:
 
     async def request(self, app: App, principal: Principal | None, phone: Any, template: Any = "") -> str:
         """Send a fresh code to ``phone``; returns its smsId."""
-        if principal is None or principal.kind == "nobody":
-            raise PermissionDenied("requesting an SMS code needs the app's key or a signed-in user",
-                                   reason="unauthenticated")
-        if principal.app is not None and principal.app != app.name:
-            raise PermissionDenied("this credential belongs to another app", reason="wrong_app")
+        require_caller(app, principal)
         phone = _check_phone(phone)
         template = _check_template(template)
         t = app.catalog.system("_hb_sms_codes")
@@ -224,14 +215,17 @@ class SmsCodes:
             raise _wrong_code()  # malformed input never matches, so it costs no attempt
         t = app.catalog.system("_hb_sms_codes")
         stamp = now()
+        unsaved = dict(self._unsaved)
         row = (await conn.execute(
             sa.select(t.c.id, t.c.code_hash, t.c.attempts)
             .where(t.c.phone == phone, t.c.used_at.is_(None), t.c.expires_at > stamp)
             .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1))).first()
-        if row is None or self._attempts(app, row.id, row.attempts) >= MAX_ATTEMPTS:
+        if row is None:
             raise _wrong_code()
         if not hmac.compare_digest(hash_code(code), row.code_hash):
-            self._count_wrong(app, row.id)
+            self._count_wrong(app, row.id)  # even past the limit: a dead code must never look alive again
+            raise _wrong_code()
+        if self._attempts(app, row.id, row.attempts, unsaved) >= MAX_ATTEMPTS:
             raise _wrong_code()
         if consume:
             await self._consume(conn, t, row.id, stamp)
@@ -252,6 +246,7 @@ class SmsCodes:
                                 field="smsCode", retryAfter=wait)
         t = app.catalog.system("_hb_sms_codes")
         stamp = now()
+        unsaved = dict(self._unsaved)
         row = None
         if isinstance(code, str) and CODE.fullmatch(code):
             row = (await conn.execute(
@@ -259,7 +254,7 @@ class SmsCodes:
                 .where(t.c.code_hash == hash_code(code), t.c.used_at.is_(None), t.c.expires_at > stamp,
                        t.c.attempts < MAX_ATTEMPTS)
                 .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1))).first()
-        if row is None or self._attempts(app, row.id, row.attempts) >= MAX_ATTEMPTS:
+        if row is None or self._attempts(app, row.id, row.attempts, unsaved) >= MAX_ATTEMPTS:
             failures.append(clock)
             raise _wrong_code()
         await self._consume(conn, t, row.id, stamp)
@@ -270,8 +265,11 @@ class SmsCodes:
         if done.rowcount != 1:  # a concurrent call consumed it first
             raise _wrong_code()
 
-    def _attempts(self, app: App, sms_id: str, stored: int) -> int:
-        return stored + self._unsaved.get((app.application_id, sms_id), 0)
+    def _attempts(self, app: App, sms_id: str, stored: int, unsaved_before: dict[tuple[str, str], int]) -> int:
+        """Wrong guesses so far. ``unsaved_before`` is the in-memory count taken before ``stored`` was read:
+        a save landing in between would otherwise be missed by both (counted twice at worst, never lost)."""
+        key = (app.application_id, sms_id)
+        return stored + max(unsaved_before.get(key, 0), self._unsaved.get(key, 0))
 
     def _count_wrong(self, app: App, sms_id: str) -> None:
         key = (app.application_id, sms_id)
