@@ -13,7 +13,7 @@ from typing import Any
 
 from hivebase.core.apps import App
 from hivebase.core.model import TableDef
-from hivebase.core.policy import SCHEMA_ACTIONS, Action, ActionRule, RoleDef
+from hivebase.core.policy import ANONYMOUS, SCHEMA_ACTIONS, Action, ActionRule, RoleDef
 from hivebase.core.principals import Principal
 from hivebase.core.query.filter import parse_filter
 from hivebase.core.query.ir import Cmp, Const, Or, Path, Pred, conj
@@ -53,7 +53,7 @@ def require(app: App, principal: Principal | None, action: Action, table: str | 
     principal = require_caller(app, principal)
     if principal.is_root:
         return ALL
-    if action in SCHEMA_ACTIONS and principal.kind == "client" \
+    if action in SCHEMA_ACTIONS and (principal.kind == "client" or principal.role == ANONYMOUS) \
             and not app.catalog.policy.settings.get("clientSchemaChanges", True):
         raise PermissionDenied("this app does not let clients change tables or fields (clientSchemaChanges is "
                                "off); use the master key", reason="client_schema", table=table)

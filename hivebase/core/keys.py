@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from hivebase.core.access import require_caller
 from hivebase.core.apps import App
 from hivebase.core.clock import now
+from hivebase.core.names import is_key
 from hivebase.core.principals import Principal
 from hivebase.core.roles import held
 from hivebase.core.secrets import hash_key, new_secret, random_id
@@ -46,6 +47,9 @@ async def create(app: App, principal: Principal, user_id: Any, role: Any, *, nam
     p = require_caller(app, principal)
     if not p.is_root and p.user_id != user_id:
         raise PermissionDenied("only root may create API keys for another user", reason="owner")
+    if not p.is_root and role != p.role:  # a key never grants more than the credential that made it
+        raise PermissionDenied(f"you act as `{p.role}`: a key you make can only act as that role too",
+                               reason="role", field="role")
     if not isinstance(name, str) or len(name) > MAX_NAME:
         raise InvalidValue(f"`name` must be a string of at most {MAX_NAME} characters", field="name", reason="name")
     if expires_at is not None and expires_at.tzinfo is None:
@@ -56,7 +60,7 @@ async def create(app: App, principal: Principal, user_id: Any, role: Any, *, nam
     t = app.catalog.system("_hb_api_keys")
     secret = new_secret(PREFIX)
     async with app.db.write() as conn:
-        if not isinstance(user_id, str) or not await conn.scalar(
+        if not is_key(user_id) or not await conn.scalar(
                 sa.select(users.c.objectId).where(users.c.objectId == user_id)):
             raise NotFound(f"no user with objectId {str(user_id)[:64]!r}", table="_User", reason="user")
         roles, _ = await held(conn, app, user_id)
@@ -87,7 +91,7 @@ async def list_keys(app: App, principal: Principal, user_id: str | None = None) 
 async def revoke(app: App, principal: Principal, key_id: Any) -> None:
     p = require_caller(app, principal)
     t = app.catalog.system("_hb_api_keys")
-    if not isinstance(key_id, str) or len(key_id) > 64:
+    if not is_key(key_id):
         raise NotFound("no such API key", reason="key")
     async with app.db.write() as conn:
         owner = await conn.scalar(sa.select(t.c.user_id).where(t.c.id == key_id))

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from hivebase.core.fields.base import FieldType
 
+USER_TABLE = "_User"  # every app's users: a catalog table with the user hooks of core/user_rows.py
 BUILTIN_FIELDS = ("objectId", "createdAt", "updatedAt", "ACL", "createdBy", "updatedBy")
 _GET_TYPE: list[Any] = []
 

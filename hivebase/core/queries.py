@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hivebase.core import reads
-from hivebase.core.access import current_user
+from hivebase.core.access import current_user, require_caller
 from hivebase.core.apps import App
 from hivebase.core.fields.base import Style
 from hivebase.core.model import TableDef
@@ -36,6 +36,7 @@ def _render_groups(rows: list[dict[str, Any]], style: Style) -> list[dict[str, A
 async def bmob_query(app: App, principal: Principal, table: str, params: Mapping[str, Any]
                      ) -> dict[str, Any] | list[dict[str, Any]]:
     """``GET /1/classes/<Table>``: ``{"results":[…], "count"?}``, or a bare array for aggregations."""
+    require_caller(app, principal)  # before any lookup: no credentials, no schema hints
     tdef = await app.catalog.table(table)
     agg = parse_aggregate(app.catalog, tdef, params)
     if agg is not None:
@@ -51,6 +52,7 @@ async def bmob_query(app: App, principal: Principal, table: str, params: Mapping
 async def bmob_get(app: App, principal: Principal, table: str, object_id: Any,
                    params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``GET /1/classes/<Table>/<objectId>`` with optional ``keys`` and ``include``."""
+    require_caller(app, principal)  # before any lookup: no credentials, no schema hints
     params = params or {}
     tdef = await app.catalog.table(table)
     keys = parse_keys(tdef, params.get("keys"))
@@ -62,6 +64,7 @@ async def bmob_get(app: App, principal: Principal, table: str, object_id: Any,
 async def nocobase_list(app: App, principal: Principal, resource: str, params: Mapping[str, Any], *,
                         tz_offset_minutes: int = 0) -> dict[str, Any]:
     """``<resource>:list`` → ``{"data":[…], "meta":{count, page, pageSize, totalPage}}``."""
+    require_caller(app, principal)  # before any lookup: no credentials, no schema hints
     tdef = await app.catalog.table(resource)
     select, paging = parse_list(app.catalog, tdef, params, current_user=current_user(principal),
                                 tz_offset_minutes=tz_offset_minutes)
@@ -80,6 +83,7 @@ async def nocobase_list(app: App, principal: Principal, resource: str, params: M
 async def nocobase_get(app: App, principal: Principal, resource: str, params: Mapping[str, Any], *,
                        tz_offset_minutes: int = 0) -> dict[str, Any]:
     """``<resource>:get`` → ``{"data": {…}}`` (a list when ``filterByTk`` is a list); missing → NotFound."""
+    require_caller(app, principal)  # before any lookup: no credentials, no schema hints
     tdef = await app.catalog.table(resource)
     select = parse_get(app.catalog, tdef, params, current_user=current_user(principal),
                        tz_offset_minutes=tz_offset_minutes)
@@ -97,6 +101,7 @@ async def nocobase_get(app: App, principal: Principal, resource: str, params: Ma
 
 async def nocobase_query(app: App, principal: Principal, resource: str, args: Mapping[str, Any]) -> dict[str, Any]:
     """``resource_query`` → ``{"data": [ {alias: value…} ]}``."""
+    require_caller(app, principal)  # before any lookup: no credentials, no schema hints
     tdef = await app.catalog.table(resource)
     agg = parse_resource_query(app.catalog, tdef, args, current_user=current_user(principal))
     return {"data": _render_groups(await reads.aggregate(app, principal, agg), "nocobase")}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from hivebase.core import access
 from hivebase.core.apps import App
 from hivebase.core.model import TableDef
+from hivebase.core.names import is_key
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
 from hivebase.core.query.compile import Compiler, Embedded, RowsStatement
@@ -35,6 +36,7 @@ def compiler_for(app: App, principal: Principal, action: access.Action, table: s
 async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool = False,
                action: access.Action = "list") -> tuple[list[dict[str, Any]], int | None]:
     """Rows matching ``q`` (and the total matching count when asked, ignoring limit/offset)."""
+    access.require_caller(app, principal)
     await app.catalog.table(q.table)
     compiler = compiler_for(app, principal, action, q.table)
     rows: list[dict[str, Any]] = []
@@ -50,8 +52,9 @@ async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool
 
 async def get(app: App, principal: Principal, table: str, object_id: Any, *, keys: list[str] | None = None,
               include: list[ir.Include] | None = None) -> dict[str, Any]:
+    access.require_caller(app, principal)
     tdef = await app.catalog.table(table)
-    if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
+    if not is_key(object_id):
         raise NotFound(f"no {table} row with objectId {str(object_id)[:64]!r}", table=table)
     stmt = _get_statement(app, principal, tdef, keys, include or [])
     async with app.db.read() as conn:
@@ -81,6 +84,7 @@ def _get_statement(app: App, principal: Principal, tdef: TableDef, keys: list[st
 
 
 async def count(app: App, principal: Principal, table: str, where: ir.Pred = ir.Const(True)) -> int:
+    access.require_caller(app, principal)
     await app.catalog.table(table)
     stmt = compiler_for(app, principal, "list", table).count(table, where)
     async with app.db.read() as conn:
@@ -88,6 +92,7 @@ async def count(app: App, principal: Principal, table: str, where: ir.Pred = ir.
 
 
 async def aggregate(app: App, principal: Principal, agg: ir.Aggregate) -> list[dict[str, Any]]:
+    access.require_caller(app, principal)
     await app.catalog.table(agg.table)
     stmt = compiler_for(app, principal, "query", agg.table).aggregate(agg)
     async with app.db.read() as conn:

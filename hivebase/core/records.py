@@ -17,6 +17,7 @@ from hivebase.core.apps import App
 from hivebase.core.catalog import unique_index_name
 from hivebase.core.clock import now
 from hivebase.core.model import TableDef
+from hivebase.core.names import is_key
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
 from hivebase.core.reads import compiler_for
@@ -160,6 +161,7 @@ async def create_in(conn: AsyncConnection, app: App, principal: Principal, table
 
 async def create(app: App, principal: Principal, table: str, data: Any) -> dict[str, Any]:
     """Insert one row; returns its stored values (objectId, createdAt…)."""
+    access.require_caller(app, principal)
     await app.catalog.table(table)
     async with app.db.write() as conn:
         row = await create_in(conn, app, principal, table, data)
@@ -172,7 +174,7 @@ async def create(app: App, principal: Principal, table: str, data: Any) -> dict[
 async def update_in(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any,
                   data: Any) -> dict[str, Any]:
     tdef = app.catalog.get(table)
-    if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
+    if not is_key(object_id):
         raise _not_found(table, object_id)
     password = None
     if table == USER_TABLE:
@@ -211,6 +213,7 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
 
 async def update(app: App, principal: Principal, table: str, object_id: str, data: Any) -> dict[str, Any]:
     """Replace the given fields whole and apply operators; returns updatedAt (+ incremented values)."""
+    access.require_caller(app, principal)
     await app.catalog.table(table)
     async with app.db.write() as conn:
         row = await update_in(conn, app, principal, table, object_id, data)
@@ -222,7 +225,7 @@ async def update(app: App, principal: Principal, table: str, object_id: str, dat
 
 async def delete_in(conn: AsyncConnection, app: App, principal: Principal, table: str, object_id: Any) -> None:
     tdef = app.catalog.get(table)
-    if not isinstance(object_id, str) or not object_id or len(object_id) > 64:
+    if not is_key(object_id):
         raise _not_found(table, object_id)
     where = _scoped(app, principal, "destroy", tdef, object_id)
     result = await conn.execute(sa.delete(tdef.table).where(where))
@@ -240,6 +243,7 @@ async def delete_in(conn: AsyncConnection, app: App, principal: Principal, table
 
 
 async def delete(app: App, principal: Principal, table: str, object_id: str) -> None:
+    access.require_caller(app, principal)
     await app.catalog.table(table)
     async with app.db.write() as conn:
         await delete_in(conn, app, principal, table, object_id)
@@ -275,6 +279,7 @@ async def _run(conn: AsyncConnection, app: App, principal: Principal, op: Op) ->
 async def batch(app: App, principal: Principal, ops: Sequence[Op], *, atomic: bool = True) -> list[OpResult]:
     """Run up to 50 writes in one transaction. Atomic: the first error undoes everything and is raised
     (with ``details["index"]``). Not atomic: each failed op is undone alone and reported in its slot."""
+    access.require_caller(app, principal)
     if len(ops) > MAX_BATCH:
         raise LimitExceeded(f"a batch holds at most {MAX_BATCH} operations, got {len(ops)}", reason="batch_size")
     for op in ops:

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hivebase.core.access import require_root
 from hivebase.core.apps import App
 from hivebase.core.clock import now
+from hivebase.core.model import USER_TABLE
+from hivebase.core.names import is_key
 from hivebase.core.policy import (
     DEFAULT_ROLES,
     MEMBER,
@@ -154,8 +156,9 @@ async def set_table_permissions(app: App, principal: Principal, name: Any, table
         for f in rule.fields or ():
             if f not in tdef.fields:
                 raise UnknownField(tdef.name, f, tdef.field_names())
-        if rule.scope is not None:  # checked now, with a stand-in user, so it cannot fail later
-            parse_filter(app.catalog, tdef, dict(rule.scope), current_user={"id": "u", "objectId": "u"})
+        if rule.scope is not None:  # checked now, against a stand-in user with every _User field
+            stand_in = {name: None for name in app.catalog.get(USER_TABLE).fields} | {"id": None}
+            parse_filter(app.catalog, tdef, dict(rule.scope), current_user=stand_in)
     async with app.db.write() as conn:
         await conn.execute(sa.delete(t).where(t.c.role == role.name, t.c.table_name == tdef.name))
         if rules is not None:
@@ -191,8 +194,8 @@ async def grant_in(conn: AsyncConnection, app: App, user_id: str, role: str, def
 
 
 async def _user_exists(conn: AsyncConnection, app: App, user_id: Any) -> str:
-    users = app.catalog.get("_User").table
-    if not isinstance(user_id, str) or not await conn.scalar(
+    users = app.catalog.get(USER_TABLE).table
+    if not is_key(user_id) or not await conn.scalar(
             sa.select(users.c.objectId).where(users.c.objectId == user_id)):
         raise NotFound(f"no user with objectId {str(user_id)[:64]!r}", table="_User", reason="user")
     return user_id

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hivebase.core.access import require_caller
 from hivebase.core.apps import App
 from hivebase.core.clock import now
+from hivebase.core.names import is_key
 from hivebase.core.principals import Principal
 from hivebase.core.secrets import hash_key, new_secret, random_id
 from hivebase.errors import NotFound, PermissionDenied, Unauthorized
@@ -66,6 +67,8 @@ def _own_or_root(app: App, principal: Principal | None, user_id: Any) -> None:
 async def list_for(app: App, principal: Principal, user_id: Any) -> list[dict[str, Any]]:
     """The user's live sessions, newest first (never their tokens)."""
     _own_or_root(app, principal, user_id)
+    if not is_key(user_id):
+        return []
     t = app.catalog.system("_hb_sessions")
     async with app.db.read() as conn:
         rows = (await conn.execute(sa.select(t).where(t.c.user_id == user_id, t.c.expires_at > now())
@@ -76,7 +79,7 @@ async def list_for(app: App, principal: Principal, user_id: Any) -> list[dict[st
 async def revoke(app: App, principal: Principal, session_id: Any) -> None:
     """End one session at once; its token fails on the next call."""
     t = app.catalog.system("_hb_sessions")
-    if not isinstance(session_id, str) or len(session_id) > 64:
+    if not is_key(session_id):
         raise NotFound("no such session", reason="session")
     async with app.db.write() as conn:
         owner = await conn.scalar(sa.select(t.c.user_id).where(t.c.id == session_id))

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hivebase.core import keys, passwords, roles, sessions
 from hivebase.core.apps import App
+from hivebase.core.model import USER_TABLE
 from hivebase.core.policy import MEMBER
 from hivebase.core.principals import Principal
 from hivebase.errors import InvalidValue, PermissionDenied, ReadOnlyField
 
-USER_TABLE = "_User"
 USER_FIELDS: dict[str, dict[str, Any]] = {
     "username": {"type": "String", "unique": True, "required": True, "note": "sign-in name"},
     "email": {"type": "String", "unique": True, "note": "e-mail address"},

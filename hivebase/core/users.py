@@ -13,8 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import access, passwords, reads, records, roles, sessions
+from hivebase.core import access, passwords, reads, records, roles, sessions, user_rows
 from hivebase.core.apps import App
+from hivebase.core.names import is_key
+from hivebase.core.policy import ANONYMOUS
 from hivebase.core.principals import Principal
 from hivebase.core.query import ir
 from hivebase.core.sms import SmsCodes
@@ -54,16 +56,20 @@ def _text(value: Any, field: str, reason: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidValue(f"`{field}` is required (a string), received {type_of(value)}", field=field,
                            table=USER_TABLE, reason=reason)
-    if len(value) > MAX_NAME and field != "password":
-        raise InvalidValue(f"`{field}` is at most {MAX_NAME} characters", field=field, table=USER_TABLE,
+    if "\x00" in value or (len(value) > MAX_NAME and field != "password"):
+        raise InvalidValue(f"`{field}` is at most {MAX_NAME} characters, without NUL", field=field, table=USER_TABLE,
                            reason=reason)
     return value
 
 
 async def _signed_in(conn: AsyncConnection, app: App, principal: Principal, user_id: str) -> dict[str, Any]:
+    """A new session, and the user's row as their own default role may see it."""
     _, token = await sessions.issue(conn, app, user_id, via=principal.via)
     row = await _row(conn, app, user_id)
-    return {**row, "sessionToken": token}
+    held, default = await roles.held(conn, app, user_id)
+    me = Principal("user", app=app.name, user_id=user_id, role=default or ANONYMOUS, roles=held, via=principal.via,
+                   user=row)
+    return {**records.visible_part(app, me, USER_TABLE, row), "sessionToken": token}
 
 
 async def _row(conn: AsyncConnection, app: App, user_id: str) -> dict[str, Any]:
@@ -126,6 +132,7 @@ async def phone_sign_in(app: App, principal: Principal, sms: SmsCodes, phone: An
         if user_id is None:
             access.require(app, principal, "create", USER_TABLE)
             access.check_writable(app, principal, "create", USER_TABLE, [*extra, "username", "mobilePhoneNumber"])
+            user_rows.check_fields(principal, extra)
             values = {"username": phone, **extra, "mobilePhoneNumber": phone, "mobilePhoneVerified": True}
             row = await records.create_in(conn, app, Principal.root(principal.via, app.name), USER_TABLE, values)
             user_id = row["objectId"]
@@ -144,7 +151,7 @@ async def change_password(app: App, principal: Principal, user_id: Any, old: Any
     new = passwords.check_password(new, minimum, "newPassword")
     await app.catalog.table(USER_TABLE)
     async with app.db.write() as conn:
-        if not isinstance(user_id, str) or await _id_by(conn, app, "objectId", user_id) is None:
+        if not is_key(user_id) or await _id_by(conn, app, "objectId", user_id) is None:
             raise NotFound("no such user", table=USER_TABLE, reason="user")
         if not p.is_root and not (isinstance(old, str) and await passwords.verify(conn, app, user_id, old)):
             raise InvalidValue("the old password is wrong", field="oldPassword", table=USER_TABLE,
@@ -179,7 +186,7 @@ def session_belongs(principal: Principal, user_id: Any) -> bool:
 async def find(app: App, principal: Principal, ref: Any) -> dict[str, Any]:
     """A user by objectId or username."""
     access.require_root(app, principal)
-    if not isinstance(ref, str) or not ref or len(ref) > MAX_NAME:
+    if not is_key(ref, MAX_NAME):
         raise NotFound(f"no user {str(ref)[:64]!r}", table=USER_TABLE, reason="user")
     await app.catalog.table(USER_TABLE)
     async with app.db.read() as conn:

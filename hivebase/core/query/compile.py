@@ -110,12 +110,15 @@ class Compiler:
         cols: list[Any] = []
         tables: dict[tuple[str, ...], TableDef] = {}
 
-        def add_columns(table: Any, t: TableDef, nest: tuple[str, ...], keys: list[str] | None) -> None:
+        def add_columns(table: Any, t: TableDef, nest: tuple[str, ...], keys: list[str] | None,
+                        omit: Sequence[str] = ()) -> None:
             visible = preds.ctx.visible_fields(t.name)
             for name in keys or ():
                 preds.ctx.check_field(t.name, name)
             for name, f in t.fields.items():
                 if not f.kind.has_column or (keys is not None and name not in keys and name not in ALWAYS):
+                    continue
+                if name in omit:
                     continue
                 if visible is not None and name not in visible:
                     continue
@@ -124,7 +127,9 @@ class Compiler:
                 slots.append(_Slot(label, nest, name))
 
         keys = list(q.keys) if q.keys is not None else None
-        add_columns(joins.base_table, tdef, (), keys)
+        for path in q.named:
+            preds.ctx.check_path(tdef, path.hops, path.field.name)
+        add_columns(joins.base_table, tdef, (), keys, q.omit)
 
         def add_include(inc: ir.Include, hops: tuple[Any, ...]) -> None:
             path = (*hops, inc.field)

@@ -212,6 +212,8 @@ class Select:
     offset: int = 0
     keys: list[str] | None = None  # field names to return; None means all (built-ins always included)
     include: list[Include] = field(default_factory=list)
+    omit: list[str] = field(default_factory=list)  # with keys=None: every visible field but these
+    named: list[Path] = field(default_factory=list)  # paths the caller asked to see: each must be visible
 
 
 DateGrain = Literal["year", "month", "day", "hour", "minute", "second"]

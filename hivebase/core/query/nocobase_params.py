@@ -10,6 +10,7 @@ appends are reported in the paging dict under ``relationAppends`` for a separate
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hivebase.core.catalog import Catalog
@@ -17,7 +18,7 @@ from hivebase.core.fields.pointer import check_object_id
 from hivebase.core.model import FieldDef, TableDef
 from hivebase.core.query.filter import parse_filter, resolve_name, split_key
 from hivebase.core.query.ir import Cmp, Const, Include, InList, Order, Path, Pred, Select, conj
-from hivebase.core.query.paths import MAX_HOPS, field_of
+from hivebase.core.query.paths import MAX_HOPS, field_of, resolve
 from hivebase.errors import InvalidQuery, InvalidValue, TypeMismatch, type_of
 
 DEFAULT_PAGE_SIZE = 20
@@ -36,7 +37,7 @@ def parse_list(catalog: Catalog, table: TableDef, params: Mapping[str, Any], *,
     """``resource_list`` parameters → (Select, {"page", "pageSize", "paginate", "relationAppends"})."""
     where = parse_filter(catalog, table, params.get("filter"), current_user=current_user,
                          tz_offset_minutes=tz_offset_minutes)
-    keys, include, relations = projection(catalog, table, params)
+    proj = projection(catalog, table, params)
     page = _int(params.get("page"), "page", 1, 1, MAX_PAGE)
     size = _int(params.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     paginate = _bool(params.get("paginate"), "paginate", True)
@@ -45,10 +46,10 @@ def parse_list(catalog: Catalog, table: TableDef, params: Mapping[str, Any], *,
     else:  # "no paging" is still bounded: the first MAX_PAGE_SIZE rows
         page, limit, offset = 1, MAX_PAGE_SIZE, 0
     order = parse_sort(catalog, table, params.get("sort"))
-    select = Select(table.name, where=where, order=order, limit=limit, offset=offset, keys=keys,
-                    include=include)
+    select = Select(table.name, where=where, order=order, limit=limit, offset=offset, keys=proj.keys,
+                    include=proj.include, omit=proj.omit, named=proj.named)
     return select, {"page": page, "pageSize": size if paginate else MAX_PAGE_SIZE, "paginate": paginate,
-                    "relationAppends": relations}
+                    "relationAppends": proj.relations}
 
 
 def parse_get(catalog: Catalog, table: TableDef, params: Mapping[str, Any], *,
@@ -56,10 +57,11 @@ def parse_get(catalog: Catalog, table: TableDef, params: Mapping[str, Any], *,
     """``resource_get``: ``filterByTk`` (and/or ``filter``) with fields/appends/except; one row unless
     ``filterByTk`` is a list. Relation appends: see ``relation_appends``."""
     where = target_rows(catalog, table, params, current_user, tz_offset_minutes, "resource_get")
-    keys, include, _ = projection(catalog, table, params)
+    proj = projection(catalog, table, params)
     tk = params.get("filterByTk")
     limit = max(len(tk), 1) if isinstance(tk, list) else 1
-    return Select(table.name, where=where, limit=limit, keys=keys, include=include)
+    return Select(table.name, where=where, limit=limit, keys=proj.keys, include=proj.include, omit=proj.omit,
+                  named=proj.named)
 
 
 def parse_target(catalog: Catalog, table: TableDef, params: Mapping[str, Any], *,
@@ -70,7 +72,7 @@ def parse_target(catalog: Catalog, table: TableDef, params: Mapping[str, Any], *
 
 def relation_appends(catalog: Catalog, table: TableDef, params: Mapping[str, Any]) -> list[str]:
     """The Relation fields named in ``fields``/``appends`` (loaded by a separate batched query)."""
-    return projection(catalog, table, params)[2]
+    return projection(catalog, table, params).relations
 
 
 def target_rows(catalog: Catalog, table: TableDef, params: Mapping[str, Any],
@@ -135,14 +137,26 @@ def names(value: Any, what: str) -> list[str]:
     return out
 
 
-def projection(catalog: Catalog, table: TableDef,
-               params: Mapping[str, Any]) -> tuple[list[str] | None, list[Include], list[str]]:
-    """``fields``/``appends``/``except`` → (Select.keys, Pointer includes, Relation appends)."""
+@dataclass(slots=True)
+class Projection:
+    """What ``fields``/``appends``/``except`` ask for: Select.keys/include/omit/named and Relation appends."""
+
+    keys: list[str] | None
+    include: list[Include]
+    relations: list[str]
+    omit: list[str] = field(default_factory=list)
+    named: list[Path] = field(default_factory=list)
+
+
+def projection(catalog: Catalog, table: TableDef, params: Mapping[str, Any]) -> Projection:
+    """``fields``/``appends``/``except`` → the parts of a Select, and the Relations to append."""
     fields = names(params.get("fields"), "fields")
     appends = names(params.get("appends"), "appends")
     excluded = names(params.get("except"), "except")
     tree: Tree = {}
     relations: list[str] = []
+    named: list[Path] = []
+    omit: list[str] = []
     keys: list[str] | None = [] if fields else None
     for name in fields:
         canonical, rel = split_key(catalog, table, name)
@@ -152,6 +166,7 @@ def projection(catalog: Catalog, table: TableDef,
             continue
         if "." in canonical:  # author.name: include the Pointer(s) leading to the field
             _pointer_chain(catalog, table, canonical, "fields", tree, leaf_is_field=True)
+            named.append(resolve(catalog, table, canonical))
         elif keys is not None and first not in keys:
             keys.append(first)
     for name in appends:
@@ -172,13 +187,13 @@ def projection(catalog: Catalog, table: TableDef,
         if f.name in relations:
             relations.remove(f.name)
         if keys is None:
-            keys = [n for n, fd in table.fields.items() if fd.kind.has_column]
-        if f.name in keys:
+            _add(omit, f.name)
+        elif f.name in keys:
             keys.remove(f.name)
     if keys is not None:
         for name in tree:
             _add(keys, name)
-    return keys, _includes(table, tree, catalog), relations
+    return Projection(keys, _includes(table, tree, catalog), relations, omit, named)
 
 
 def _add(items: list[str], name: str) -> None:
