@@ -30,7 +30,8 @@ async def _app_key(apps: AppRegistry, app: App, key: str, kind: str) -> None:
                            reason=f"{kind}_key")
 
 
-async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: str, via: str) -> Principal:
+async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: str, via: str,
+                credential: str) -> Principal:
     t = app.catalog.get(USER_TABLE).table
     async with app.db.read() as conn:
         row = (await conn.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
@@ -44,7 +45,7 @@ async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: s
                                reason="role")
     chosen = role or default or ANONYMOUS
     return Principal("user", app=app.name, user_id=user_id, role=chosen, roles=held, key_id=key_id, via=via,
-                     user=dict(row))
+                     credential=credential, user=dict(row))
 
 
 async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None, rest_key: str | None = None,
@@ -54,17 +55,17 @@ async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None,
     role = role.strip() or None if role is not None else None
     if master_key is not None:
         await _app_key(apps, app, master_key, "master")
-        return Principal.root(via, app=app.name)
+        return Principal("root", app=app.name, role="root", via=via, credential="master")
     if rest_key is not None:
         await _app_key(apps, app, rest_key, "rest")
     if api_key is not None:
         grant = await keys.check(app, api_key)
-        return await _user(app, grant.user_id, grant.role, True, grant.id, via)
+        return await _user(app, grant.user_id, grant.role, True, grant.id, via, "api_key")
     if session_token is not None:
         session = await sessions.check(app, session_token)
-        return await _user(app, session.user_id, role, False, session.id, via)
+        return await _user(app, session.user_id, role, False, session.id, via, "session")
     if rest_key is not None:
         if role is not None and role != ANONYMOUS:
             raise PermissionDenied(f"a REST API key acts only as `{ANONYMOUS}`, not `{role[:64]}`", reason="role")
-        return Principal.client(app.name, via)
+        return Principal("client", app=app.name, role=ANONYMOUS, roles=(ANONYMOUS,), via=via, credential="rest_key")
     return Principal.nobody(app.name, via)

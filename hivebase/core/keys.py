@@ -47,6 +47,8 @@ async def create(app: App, principal: Principal, user_id: Any, role: Any, *, nam
     p = require_caller(app, principal)
     if not p.is_root and p.user_id != user_id:
         raise PermissionDenied("only root may create API keys for another user", reason="owner")
+    if not p.is_root and p.credential == "api_key":  # a leaked key must not breed keys that outlive it
+        raise PermissionDenied("an API key cannot create API keys; sign in to make one", reason="credential")
     if not p.is_root and role != p.role:  # a key never grants more than the credential that made it
         raise PermissionDenied(f"you act as `{p.role}`: a key you make can only act as that role too",
                                reason="role", field="role")

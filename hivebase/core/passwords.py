@@ -31,8 +31,8 @@ def _dummy() -> str:
 def check_password(value: Any, min_length: int, field: str = "password") -> str:
     if not isinstance(value, str):
         raise InvalidValue(f"`{field}` must be a string, received {type_of(value)}", field=field, reason="password")
-    if not min_length <= len(value) <= MAX_LENGTH:
-        raise InvalidValue(f"`{field}` must be {min_length}-{MAX_LENGTH} characters long", field=field,
+    if not min_length <= len(value) <= MAX_LENGTH or "\x00" in value:
+        raise InvalidValue(f"`{field}` must be {min_length}-{MAX_LENGTH} characters long, without NUL", field=field,
                            reason="password")
     return value
 

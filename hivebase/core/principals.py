@@ -23,6 +23,7 @@ class Principal:
     role: str | None = None
     roles: tuple[str, ...] = ()
     key_id: str | None = None  # the API key or session that made the call, for the audit trail
+    credential: str = ""  # what proved it: "master", "api_key", "session", "rest_key" ("" inside the server)
     via: str = ""  # door that carried the call: "cli", "bmob", "nocobase", "mcp"…
     user: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -54,9 +54,9 @@ def check_fields(principal: Principal, names: Iterable[str]) -> None:
 
 
 def before_insert(row: dict[str, Any]) -> None:
-    """A new user owns their row: created by themself, readable by all, writable by them alone."""
+    """A new user owns their row (whoever made it): readable by all, writable by them alone by default."""
     uid = row["objectId"]
-    row["createdBy"] = row.get("createdBy") or uid
+    row["createdBy"] = uid
     if row.get("ACL") is None:
         row["ACL"] = {"*": {"read": True}, uid: {"read": True, "write": True}}
 

@@ -56,7 +56,7 @@ def _text(value: Any, field: str, reason: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidValue(f"`{field}` is required (a string), received {type_of(value)}", field=field,
                            table=USER_TABLE, reason=reason)
-    if "\x00" in value or (len(value) > MAX_NAME and field != "password"):
+    if field != "password" and ("\x00" in value or len(value) > MAX_NAME):  # passwords: check_password
         raise InvalidValue(f"`{field}` is at most {MAX_NAME} characters, without NUL", field=field, table=USER_TABLE,
                            reason=reason)
     return value
@@ -103,6 +103,9 @@ async def log_in(app: App, principal: Principal, username: Any, password: Any) -
     access.require_caller(app, principal)
     username = _text(username, "username", "login_required")
     password = _text(password, "password", "login_required")
+    if "\x00" in password or len(password) > passwords.MAX_LENGTH:  # never hash what no password can be
+        raise InvalidValue(f"`password` is at most {passwords.MAX_LENGTH} characters, without NUL",
+                           field="password", table=USER_TABLE, reason="login_required")
     key = (app.name, username)
     _failures.check(key)
     await app.catalog.table(USER_TABLE)
@@ -177,7 +180,7 @@ async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, c
 
 def session_belongs(principal: Principal, user_id: Any) -> bool:
     """``checkSession``: whether the caller's session is one of ``user_id``'s."""
-    return principal.kind == "user" and principal.key_id is not None and principal.user_id == user_id
+    return principal.credential == "session" and principal.user_id == user_id
 
 
 # -- root's user management (CLI, system APIs) ------------------------------------------------------------------
