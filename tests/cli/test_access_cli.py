@@ -144,7 +144,7 @@ def test_init_admin_and_access_commands(backend: str, tmp_path: Path) -> None:
         changed = cli.json("role", "permissions", "editor", "--table", "Post", "--actions", json.dumps(rules),
                            "--strategy", '["list"]', "--ignore-acl")
         assert changed["strategy"] == ["list"] and changed["ignoreAcl"] is True
-        assert changed["tables"] == {"Post": {"list": {}, "update": {"fields": ["title"], "own": True}}}
+        assert changed["tables"] == {"Post": {"list": True, "update": {"fields": ["title"], "own": True}}}
         assert cli.json("role", "grant", "admin", "--user", bob["objectId"], "--default") == {
             "userId": bob["objectId"], "username": "bob", "roles": ["admin", "member"], "defaultRole": "admin"}
 
