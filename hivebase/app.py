@@ -1,29 +1,22 @@
 """Builds the ASGI app: settings, the core (a ``Hub``) and the doors — the only module that wires layers.
 
-Today the only door is ``GET /health``; the REST dialects and MCP endpoints mount here as they land.
+Doors: ``GET /health``; the Bmob REST API at ``/1`` (and Parse's ``/parse``). NocoBase's REST API and
+the MCP endpoints mount here as they land.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from hivebase.config import Settings, load_settings
 from hivebase.core.hub import Hub
-
-
-class ORJSONResponse(JSONResponse):
-    """JSON rendered by orjson (several times faster than the standard library on large bodies)."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+from hivebase.rest.bmob import routes as bmob_routes
+from hivebase.rest.common import ORJSONResponse
 
 
 async def health(request: Request) -> ORJSONResponse:
@@ -44,6 +37,8 @@ def build_app(settings: Settings | None = None) -> Starlette:
         finally:
             await hub.close()
 
-    app = Starlette(routes=[Route("/health", health, methods=["GET"])], lifespan=lifespan)
+    bmob = bmob_routes.api_routes()
+    app = Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/1", routes=bmob),
+                            Mount("/parse", routes=bmob)], lifespan=lifespan)
     app.state.settings = settings
     return app

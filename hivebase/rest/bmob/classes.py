@@ -1,0 +1,71 @@
+"""``/1/classes/<Table>[/<objectId>]``: create, query, get, update and delete rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from hivebase.core import queries, records
+from hivebase.core.render import render_row
+from hivebase.errors import InvalidValue, type_of
+from hivebase.rest.bmob.context import Call
+from hivebase.rest.common import ORJSONResponse, read_json
+
+
+def params(call: Call) -> dict[str, str]:
+    return dict(call.request.query_params)
+
+
+def path(call: Call, name: str) -> str:
+    return str(call.request.path_params[name])
+
+
+async def body_object(call: Call) -> dict[str, Any]:
+    data = await read_json(call.request, empty={})
+    if not isinstance(data, dict):
+        raise InvalidValue(f"the body must be a JSON object, received {type_of(data)}", reason="json")
+    return data
+
+
+def created(call: Call, table: str, row: dict[str, Any]) -> Response:
+    """201 with ``Location`` and ``{"createdAt", "objectId"}``."""
+    tdef = call.app.catalog.get(table)
+    shown = render_row(tdef, {k: row[k] for k in ("objectId", "createdAt")}, "bmob", relations=False)
+    base = str(call.request.base_url).rstrip("/")
+    prefix = call.request.scope.get("root_path", "") or ""
+    location = f"{base}{prefix}/1/classes/{table}/{row['objectId']}"
+    return ORJSONResponse(shown, status_code=201, headers={"Location": location})
+
+
+def updated(call: Call, table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``{"updatedAt"}`` plus the new value of every incremented field (as Parse answers)."""
+    shown = render_row(call.app.catalog.get(table), row, "bmob", relations=False)
+    shown.pop("objectId", None)
+    return shown
+
+
+async def create(call: Call) -> Response:
+    table = path(call, "table")
+    row = await records.create(call.app, call.principal, table, await body_object(call))
+    return created(call, table, row)
+
+
+async def query(call: Call) -> Any:
+    return await queries.bmob_query(call.app, call.principal, path(call, "table"), params(call))
+
+
+async def get(call: Call) -> Any:
+    return await queries.bmob_get(call.app, call.principal, path(call, "table"), path(call, "object_id"),
+                                  params(call))
+
+
+async def update(call: Call) -> Any:
+    table = path(call, "table")
+    row = await records.update(call.app, call.principal, table, path(call, "object_id"), await body_object(call))
+    return updated(call, table, row)
+
+
+async def delete(call: Call) -> Any:
+    await records.delete(call.app, call.principal, path(call, "table"), path(call, "object_id"))
+    return {"msg": "ok"}

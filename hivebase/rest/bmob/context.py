@@ -1,0 +1,84 @@
+"""Who is calling a Bmob endpoint, and the one wrapper that turns core results and errors into responses.
+
+Bmob requires ``X-Bmob-Application-Id`` plus the REST API key or the master key on every call (Parse's
+``X-Parse-*`` headers are accepted too); a session token adds the signed-in user. Missing or wrong app
+credentials answer ``401 {"error":"unauthorized"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hivebase.auth.principals import resolve
+from hivebase.core.apps import App
+from hivebase.core.hub import Hub
+from hivebase.core.principals import Principal
+from hivebase.errors import HivebaseError, NotFound, Unauthorized
+from hivebase.rest.bmob.errors import error_response, unauthorized
+from hivebase.rest.common import ORJSONResponse
+
+log = logging.getLogger("hivebase.rest.bmob")
+APP_CREDENTIALS = ("master_key", "rest_key", "application_id")
+
+
+def header(request: Request, name: str) -> str | None:
+    """``X-Bmob-<name>``, else ``X-Parse-<name>``."""
+    return request.headers.get(f"x-bmob-{name}") or request.headers.get(f"x-parse-{name}")
+
+
+@dataclass(slots=True)
+class Call:
+    """One request, resolved: the hub, the app it names and the principal its credentials prove."""
+
+    request: Request
+    hub: Hub
+    app: App
+    principal: Principal
+
+
+async def caller(request: Request) -> Call:
+    hub: Hub = request.app.state.hub
+    app_id = header(request, "application-id")
+    master, rest = header(request, "master-key"), header(request, "rest-api-key")
+    if not app_id or len(app_id) > 64 or not (master or rest):
+        raise Unauthorized("application id and REST API key (or master key) are required", reason="application_id")
+    try:
+        app = await hub.apps.by_application_id(app_id)
+    except NotFound:
+        raise Unauthorized("unknown application id", reason="application_id") from None
+    principal = await resolve(hub.apps, app, master_key=master, rest_key=None if master else rest,
+                              session_token=header(request, "session-token"),
+                              role=request.headers.get("x-role"), via="bmob")
+    return Call(request, hub, app, principal)
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+def endpoint(handler: Handler, *, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint: resolve the caller, run ``handler``, render its result (a Response passes
+    through) or its error in Bmob's shape."""
+
+    async def run(request: Request) -> Response:
+        try:
+            result = await handler(await caller(request))
+        except Unauthorized as exc:
+            if exc.reason in ("application_id", *APP_CREDENTIALS) or exc.reason.endswith("_key"):
+                return unauthorized()
+            return error_response(exc)
+        except HivebaseError as exc:
+            return error_response(exc)
+        except Exception:  # a bug: logged with its traceback here, never shown to the caller
+            log.exception("unexpected error in %s %s", request.method, request.url.path)
+            return ORJSONResponse({"code": 1, "error": "internal server error"}, status_code=500)
+        if isinstance(result, Response):
+            return result
+        return ORJSONResponse(result, status_code=status)
+
+    return run
