@@ -45,6 +45,19 @@ class Settings(BaseSettings):
                                           description="Least time between two codes sent to one number.")
     sms_max_per_hour: int = Field(default=10, ge=1, le=1000, description="Most codes sent to one number per hour.")
 
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30,
+                                description="Largest JSON request body the REST API accepts.")
+    file_max_bytes: int = Field(default=10 << 20, ge=1, le=1 << 34, description="Largest file upload accepted.")
+    file_storage: str = Field(default="local", pattern=r"^(local|s3)$",
+                              description="`local`: files under <data dir>/files; `s3`: an S3-compatible bucket.")
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (empty: AWS).")
+    s3_bucket: str | None = Field(default=None, description="Bucket that holds uploaded files.")
+    s3_region: str | None = Field(default=None, description="Region of the bucket.")
+    s3_access_key: str | None = Field(default=None, description="S3 access key id.")
+    s3_secret_key: str | None = Field(default=None, description="S3 secret access key.")
+    function_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
+                                            description="Longest a cloud function may run before it is abandoned.")
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, v: str) -> str:

@@ -6,6 +6,7 @@ from hivebase.config import Settings
 from hivebase.core import identity
 from hivebase.core.apps import MAIN, AppRegistry, Credentials
 from hivebase.core.secrets import Vault
+from hivebase.core.sms import SmsCodes
 from hivebase.db.engine import Engines
 
 
@@ -15,6 +16,7 @@ class Hub:
         self.engines = Engines(settings.data_dir, settings.database_url, settings.pool_size,
                                settings.schema_prefix)
         self.vault = Vault.for_data_dir(settings.data_dir, settings.secret_key)
+        self.sms = SmsCodes(settings)  # one per process: it holds the in-memory guess limits
         self.apps = AppRegistry(self.engines, self.vault, settings.catalog_refresh_seconds, on_open=identity.prepare)
 
     async def start(self) -> None:
