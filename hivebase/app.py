@@ -38,7 +38,8 @@ def build_app(settings: Settings | None = None) -> Starlette:
             await hub.close()
 
     bmob = bmob_routes.api_routes()
-    app = Starlette(routes=[Route("/health", health, methods=["GET"]), Mount("/1", routes=bmob),
+    app = Starlette(routes=[Route("/health", health, methods=["GET"]),
+                            Mount("/1", routes=bmob_routes.with_openapi(bmob, "/1")),
                             Mount("/parse", routes=bmob)], lifespan=lifespan)
     app.state.settings = settings
     return app

@@ -46,26 +46,34 @@ def updated(call: Call, table: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create(call: Call) -> Response:
+    """Create a row: 201 with Location and {createdAt, objectId}."""
     table = path(call, "table")
     row = await records.create(call.app, call.principal, table, await body_object(call))
     return created(call, table, row)
 
 
+create.status = 201  # type: ignore[attr-defined]  # for the OpenAPI description
+
+
 async def query(call: Call) -> Any:
+    """Query rows ({results, count?}), or aggregate them (groupby, sum, average…: a bare array)."""
     return await queries.bmob_query(call.app, call.principal, path(call, "table"), params(call))
 
 
 async def get(call: Call) -> Any:
+    """Get one row (keys, include)."""
     return await queries.bmob_get(call.app, call.principal, path(call, "table"), path(call, "object_id"),
                                   params(call))
 
 
 async def update(call: Call) -> Any:
+    """Update a row: fields, __op operators, dotted paths; {updatedAt}."""
     table = path(call, "table")
     row = await records.update(call.app, call.principal, table, path(call, "object_id"), await body_object(call))
     return updated(call, table, row)
 
 
 async def delete(call: Call) -> Any:
+    """Delete a row: {"msg":"ok"}."""
     await records.delete(call.app, call.principal, path(call, "table"), path(call, "object_id"))
     return {"msg": "ok"}

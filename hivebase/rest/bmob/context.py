@@ -81,4 +81,5 @@ def endpoint(handler: Handler, *, status: int = 200) -> Callable[[Request], Awai
             return result
         return ORJSONResponse(result, status_code=status)
 
+    run.handler = handler  # type: ignore[attr-defined]  # for the OpenAPI description
     return run
