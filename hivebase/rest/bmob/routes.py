@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from hivebase.rest.bmob import classes
+from hivebase.rest.bmob import classes, openapi
 from hivebase.rest.bmob.context import endpoint
+
+
+def with_openapi(routes: list[BaseRoute], prefix: str) -> list[BaseRoute]:
+    """``routes`` plus ``/openapi.json`` describing them (as served under ``prefix``)."""
+    return [*routes, Route("/openapi.json", openapi.endpoint(openapi.operations(prefix, routes)), methods=["GET"])]
 
 
 def api_routes() -> list[BaseRoute]:
