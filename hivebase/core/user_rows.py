@@ -28,10 +28,13 @@ USER_FIELDS: dict[str, dict[str, Any]] = {
     "mobilePhoneVerified": {"type": "Bool", "note": "set by the server when the phone is verified"},
 }
 VERIFIED = ("emailVerified", "mobilePhoneVerified")
+MAX_USERNAME = 128
 
 
 def split_password(app: App, principal: Principal, data: Any, *, creating: bool) -> tuple[Any, str | None]:
-    """Take ``password`` out of a write to ``_User`` and check it; other callers' data passes through."""
+    """Take ``password`` out of a write to ``_User`` and check it (and a new username's shape)."""
+    if isinstance(data, dict) and "username" in data:
+        check_username(data["username"])
     if not isinstance(data, dict) or "password" not in data:
         if creating and not principal.is_root:
             raise InvalidValue("`password` is required to create a user", field="password", table=USER_TABLE,
@@ -43,6 +46,14 @@ def split_password(app: App, principal: Principal, data: Any, *, creating: bool)
     rest = {k: v for k, v in data.items() if k != "password"}
     minimum = int(app.catalog.policy.settings.get("passwordMinLength", 6))
     return rest, passwords.check_password(data["password"], minimum)
+
+
+def check_username(value: Any) -> str:
+    """A name log-in can use: 1-128 characters without NUL."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_USERNAME or "\x00" in value:
+        raise InvalidValue(f"`username` must be a string of 1-{MAX_USERNAME} characters without NUL",
+                           field="username", table=USER_TABLE, reason="username_required")
+    return value
 
 
 def check_fields(principal: Principal, names: Iterable[str]) -> None:

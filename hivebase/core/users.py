@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import access, passwords, reads, records, roles, sessions, user_rows
+from hivebase.core import access, passwords, queries, reads, records, roles, sessions, user_rows
 from hivebase.core.apps import App
 from hivebase.core.names import is_key
 from hivebase.core.policy import ANONYMOUS
@@ -122,6 +123,12 @@ async def log_in(app: App, principal: Principal, username: Any, password: Any) -
 async def phone_sign_in(app: App, principal: Principal, sms: SmsCodes, phone: Any, code: Any,
                         data: Any = None) -> dict[str, Any]:
     """Log in with a phone number and SMS code, signing up first when no user has that number."""
+    return (await phone_sign_in_or_up(app, principal, sms, phone, code, data))[0]
+
+
+async def phone_sign_in_or_up(app: App, principal: Principal, sms: SmsCodes, phone: Any, code: Any,
+                              data: Any = None) -> tuple[dict[str, Any], bool]:
+    """``phone_sign_in``, and whether it signed a new user up (Bmob answers 201 then, 200 otherwise)."""
     access.require_caller(app, principal)
     extra = dict(data or {}) if isinstance(data, dict | None) else None
     if extra is None:
@@ -138,11 +145,12 @@ async def phone_sign_in(app: App, principal: Principal, sms: SmsCodes, phone: An
             user_rows.check_fields(principal, extra)
             values = {"username": phone, **extra, "mobilePhoneNumber": phone, "mobilePhoneVerified": True}
             row = await records.create_in(conn, app, Principal.root(principal.via, app.name), USER_TABLE, values)
-            user_id = row["objectId"]
+            user_id, created = row["objectId"], True
         else:
             t = app.catalog.get(USER_TABLE).table
             await conn.execute(sa.update(t).where(t.c.objectId == user_id).values(mobilePhoneVerified=True))
-        return await _signed_in(conn, app, principal, user_id)
+            created = False
+        return await _signed_in(conn, app, principal, user_id), created
 
 
 async def change_password(app: App, principal: Principal, user_id: Any, old: Any, new: Any) -> None:
@@ -181,6 +189,53 @@ async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, c
 def session_belongs(principal: Principal, user_id: Any) -> bool:
     """``checkSession``: whether the caller's session is one of ``user_id``'s."""
     return principal.credential == "session" and principal.user_id == user_id
+
+
+async def verify_sms_code(app: App, principal: Principal, sms: SmsCodes, phone: Any, code: Any) -> None:
+    """``verifySmsCode``: check the newest live code of ``phone`` and use it up, in a transaction of its own."""
+    access.require_caller(app, principal)
+    async with app.db.write() as conn:
+        await sms.verify(conn, app, phone, code)
+
+
+async def me(app: App, principal: Principal, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``GET /users/me``: the caller's own user row in Bmob's shape, as their role may see it."""
+    p = access.require_caller(app, principal)
+    if p.user_id is None:
+        raise Unauthorized("this needs a user's session token; log in first", reason="session")
+    return await queries.bmob_get(app, p, USER_TABLE, p.user_id, params)
+
+
+async def _why_not_written(app: App, principal: Principal, user_id: Any) -> None:
+    """After a write to a user row found nothing: when the caller can see that row, the row's ACL refused
+    the write (by default only the user themself may write it), which Bmob reports as such, not as missing."""
+    try:
+        await reads.get(app, principal, USER_TABLE, user_id, keys=["objectId"])
+    except (NotFound, PermissionDenied):
+        return
+    raise PermissionDenied("only this user (with their session token) or the master key may change this user",
+                           table=USER_TABLE, reason="owner")
+
+
+async def update_user(app: App, principal: Principal, user_id: Any, data: Any) -> dict[str, Any]:
+    """``records.update`` of a ``_User`` row; a row the caller sees but may not write is refused as such.
+    A new username obeys the sign-up limits (``user_rows.check_username``)."""
+    access.require_caller(app, principal)
+    try:
+        return await records.update(app, principal, USER_TABLE, user_id, data)
+    except NotFound:
+        await _why_not_written(app, principal, user_id)
+        raise
+
+
+async def delete_user(app: App, principal: Principal, user_id: Any) -> None:
+    """``records.delete`` of a ``_User`` row (with its password, sessions, keys and roles), refused like
+    ``update_user``."""
+    try:
+        await records.delete(app, principal, USER_TABLE, user_id)
+    except NotFound:
+        await _why_not_written(app, principal, user_id)
+        raise
 
 
 # -- root's user management (CLI, system APIs) ------------------------------------------------------------------

@@ -13,7 +13,7 @@ def test_crud_and_query(server: Server) -> None:
         made = c.post("/1/classes/Player", json={"name": "ann", "score": 5})
         assert made.status_code == 201, made.text
         oid = made.json()["objectId"]
-        assert made.headers["location"].endswith(f"/1/classes/Player/{oid}")
+        assert made.headers["location"] == f"{server.url}/1/classes/Player/{oid}"
         assert set(made.json()) == {"objectId", "createdAt"}
         got = c.get(f"/1/classes/Player/{oid}").json()
         assert got["name"] == "ann" and got["score"] == 5

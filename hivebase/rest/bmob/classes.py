@@ -9,8 +9,8 @@ from starlette.responses import Response
 from hivebase.core import queries, records
 from hivebase.core.render import render_row
 from hivebase.errors import InvalidValue, type_of
-from hivebase.rest.bmob.context import Call
-from hivebase.rest.common import ORJSONResponse, read_json
+from hivebase.rest.bmob.context import Call, created
+from hivebase.rest.common import read_json
 
 
 def params(call: Call) -> dict[str, str]:
@@ -28,14 +28,11 @@ async def body_object(call: Call) -> dict[str, Any]:
     return data
 
 
-def created(call: Call, table: str, row: dict[str, Any]) -> Response:
+def created_row(call: Call, table: str, row: dict[str, Any]) -> Response:
     """201 with ``Location`` and ``{"createdAt", "objectId"}``."""
     tdef = call.app.catalog.get(table)
     shown = render_row(tdef, {k: row[k] for k in ("objectId", "createdAt")}, "bmob", relations=False)
-    base = str(call.request.base_url).rstrip("/")
-    prefix = call.request.scope.get("root_path", "") or ""
-    location = f"{base}{prefix}/1/classes/{table}/{row['objectId']}"
-    return ORJSONResponse(shown, status_code=201, headers={"Location": location})
+    return created(call, f"/classes/{table}/{row['objectId']}", shown)
 
 
 def updated(call: Call, table: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +46,7 @@ async def create(call: Call) -> Response:
     """Create a row: 201 with Location and {createdAt, objectId}."""
     table = path(call, "table")
     row = await records.create(call.app, call.principal, table, await body_object(call))
-    return created(call, table, row)
+    return created_row(call, table, row)
 
 
 create.status = 201  # type: ignore[attr-defined]  # for the OpenAPI description

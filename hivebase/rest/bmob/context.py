@@ -61,6 +61,13 @@ async def caller(request: Request) -> Call:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
+def created(call: Call, relative: str, body: dict[str, Any]) -> Response:
+    """201 with ``Location`` under the prefix the request came through (``/1`` or ``/parse``)."""
+    root = call.request.scope.get("root_path", "") or ""
+    location = call.request.url.replace(path=f"{root}{relative}", query="")
+    return ORJSONResponse(body, status_code=201, headers={"Location": str(location)})
+
+
 def endpoint(handler: Handler, *, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint: resolve the caller, run ``handler``, render its result (a Response passes
     through) or its error in Bmob's shape."""

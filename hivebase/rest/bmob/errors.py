@@ -38,12 +38,26 @@ CODES: dict[tuple[str, str | None], int] = {
     ("ReadOnlyField", None): 138,
     ("PermissionDenied", None): 122, ("PermissionDenied", "client_schema"): 10040,
     ("PermissionDenied", "root"): 206, ("PermissionDenied", "unauthenticated"): 211,
+    ("PermissionDenied", "owner"): 206,
     ("Unauthorized", None): 211, ("Unauthorized", "login"): 101,
     ("LimitExceeded", None): 402, ("LimitExceeded", "batch_size"): 114, ("LimitExceeded", "rate_limit"): 10076,
     ("LimitExceeded", "body_too_large"): 402, ("LimitExceeded", "file_too_large"): 145,
+    # files, in Bmob's 145-157 range: 145 file too large (HTTP 413) · 146 file name missing or invalid ·
+    # 147 malformed multipart body or no `file` part · 149 empty file · 150 the storage backend failed (502) ·
+    # 151 file not found (also ("NotFound", "file") above) · 107 Content-Type that is not a MIME type
+    ("InvalidName", "file_name"): 146, ("InvalidValue", "multipart"): 147, ("InvalidValue", "empty_file"): 149,
+    ("StorageFailed", None): 150, ("InvalidValue", "content_type"): 107, ("PermissionDenied", "file_owner"): 122,
     ("Conflict", None): 10070,
     ("SmsSendFailed", None): 301,
     ("BadBody", None): 107,
+    ("InvalidValue", "batch_requests"): 112, ("InvalidValue", "batch_item"): 113,
+    ("InvalidName", "reserved_field"): 10062, ("Conflict", "system_role"): 139,
+    # cloud functions (Bmob reserves 310-324): 310 raised, 311 unknown (above), 312 result not JSON or too
+    # large, 313 timed out, 314 source does not compile / defines no main, 315 bad name, 316 source too
+    # large, 317 too many calls still running
+    ("FunctionError", None): 310, ("FunctionError", "raised"): 310, ("FunctionError", "result"): 312,
+    ("FunctionError", "timeout"): 313, ("FunctionError", "source"): 314, ("InvalidName", "function_name"): 315,
+    ("FunctionError", "too_large"): 316, ("FunctionError", "busy"): 317,
 }
 #: unique fields of _User with their own codes
 USER_UNIQUE = {"username": 202, "email": 203, "mobilePhoneNumber": 209}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from hivebase.rest.bmob import classes, openapi
+from hivebase.rest.bmob import users as bmob_users
 from hivebase.rest.bmob.context import endpoint
 
 
@@ -21,4 +22,18 @@ def api_routes() -> list[BaseRoute]:
         Route("/classes/{table}/{object_id}", endpoint(classes.get), methods=["GET"]),
         Route("/classes/{table}/{object_id}", endpoint(classes.update), methods=["PUT"]),
         Route("/classes/{table}/{object_id}", endpoint(classes.delete), methods=["DELETE"]),
+        Route("/users", endpoint(bmob_users.sign_up), methods=["POST"]),
+        Route("/users", endpoint(bmob_users.query), methods=["GET"]),
+        Route("/users/me", endpoint(bmob_users.me), methods=["GET"]),
+        Route("/users/{object_id}", endpoint(bmob_users.get), methods=["GET"]),
+        Route("/users/{object_id}", endpoint(bmob_users.update), methods=["PUT"]),
+        Route("/users/{object_id}", endpoint(bmob_users.delete), methods=["DELETE"]),
+        Route("/login", endpoint(bmob_users.log_in_get), methods=["GET"]),
+        Route("/login", endpoint(bmob_users.log_in_post), methods=["POST"]),
+        Route("/checkSession/{object_id}", endpoint(bmob_users.check_session), methods=["GET"]),
+        Route("/updateUserPassword/{object_id}", endpoint(bmob_users.update_password), methods=["PUT"]),
+        Route("/requestSmsCode", endpoint(bmob_users.request_sms_code), methods=["POST"]),
+        Route("/verifySmsCode", endpoint(bmob_users.verify_sms_code), methods=["POST"]),
+        Route("/verifySmsCode/{code}", endpoint(bmob_users.verify_sms_code_in_path), methods=["POST"]),
+        Route("/resetPasswordBySmsCode/{code}", endpoint(bmob_users.reset_password_by_sms), methods=["PUT"]),
     ]
