@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hivebase.core.fields.base import JSONType, UTCDateTime
+from hivebase.core.functions.tables import add_function_tables
 from hivebase.core.identity_tables import add_identity_tables
 from hivebase.core.model import BUILTIN_FIELDS, FieldDef, IndexDef, TableDef
 from hivebase.core.policy import Policy, load_policy
@@ -62,6 +63,7 @@ def system_tables(schema: str | None) -> sa.MetaData:
              sa.Column("key", sa.String(64), primary_key=True),
              sa.Column("value", sa.BigInteger, nullable=False))
     add_identity_tables(md)
+    add_function_tables(md)
     return md
 
 

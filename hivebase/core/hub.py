@@ -5,6 +5,7 @@ from __future__ import annotations
 from hivebase.config import Settings
 from hivebase.core import identity
 from hivebase.core.apps import MAIN, AppRegistry, Credentials
+from hivebase.core.functions.runner import FunctionRunner
 from hivebase.core.secrets import Vault
 from hivebase.core.sms import SmsCodes
 from hivebase.db.engine import Engines
@@ -17,6 +18,7 @@ class Hub:
                                settings.schema_prefix)
         self.vault = Vault.for_data_dir(settings.data_dir, settings.secret_key)
         self.sms = SmsCodes(settings)  # one per process: it holds the in-memory guess limits
+        self.functions = FunctionRunner(settings)  # one per process: it tracks the calls' threads
         self.apps = AppRegistry(self.engines, self.vault, settings.catalog_refresh_seconds, on_open=identity.prepare)
 
     async def start(self) -> None:

@@ -254,10 +254,14 @@ async def delete(app: App, principal: Principal, table: str, object_id: str) -> 
 
 @dataclass(slots=True)
 class Op:
+    """One write of a batch; ``principal`` (e.g. from a per-item session token) replaces the batch's caller
+    for this write only."""
+
     method: Literal["create", "update", "delete"]
     table: str
     object_id: str | None = None
     data: Any = None
+    principal: Principal | None = None
 
 
 @dataclass(slots=True)
@@ -267,6 +271,7 @@ class OpResult:
 
 
 async def _run(conn: AsyncConnection, app: App, principal: Principal, op: Op) -> dict[str, Any]:
+    principal = op.principal or principal
     if op.method == "create":
         return visible_part(app, principal, op.table, await create_in(conn, app, principal, op.table, op.data))
     if op.method == "update":

@@ -109,6 +109,8 @@ def _duplicates(table: str, field: str | None) -> HivebaseError:
 
 async def create_table(app: App, principal: Principal, name: str, fields: dict[str, Any] | None = None,
                        note: str = "") -> TableDef:
+    access.require_caller(app, principal)
+    await app.catalog.refresh(force=True)  # a settings change (clientSchemaChanges) made elsewhere counts
     access.require(app, principal, "createTable", None)
     check_table_name(name)
     return await create_system_table(app, name, fields, note, system=False)
@@ -306,6 +308,46 @@ async def add_index(app: App, principal: Principal, table: str, fields: list[str
     return idx
 
 
+def _check_changes(app: App, principal: Principal, tdef: TableDef, added: dict[str, Any],
+                   removed: list[str]) -> None:
+    """Every check of a multi-field change, before any of it is made: permissions, names, types, clashes."""
+    if added:
+        access.require(app, principal, "addField", tdef.name)
+    if removed:
+        access.require(app, principal, "alterField", tdef.name)
+    for name in removed:
+        _user_field(tdef, name)
+    seen: dict[str, str] = {}
+    for name, spec in added.items():
+        parse_field(name, spec, tdef.name, app.catalog, creating=tdef.name)
+        if (clash := _taken(tdef, name)) is not None:
+            raise InvalidSchema(f"{tdef.name} already has a field `{clash.name}`", field=clash.name,
+                                table=tdef.name, reason="field_exists")
+        if name.lower() in seen:
+            raise InvalidSchema(f"field `{name}` is added twice (names are case-insensitive: `{seen[name.lower()]}`)",
+                                field=name, table=tdef.name, reason="field_exists")
+        seen[name.lower()] = name
+    if len(tdef.user_fields()) + len(added) - len(removed) > MAX_FIELDS:
+        raise InvalidSchema(f"a table has at most {MAX_FIELDS} fields", table=tdef.name, reason="too_many_fields")
+
+
+async def alter_fields(app: App, principal: Principal, table: str, added: dict[str, Any],
+                       removed: list[str]) -> TableDef:
+    """Add and remove several fields, all checked before the first change. Each field is its own DDL
+    transaction; unique fields with a default (the only additions existing rows can still refuse) go first."""
+    tdef = await _user_table(app, principal, table, "addField" if added else "alterField")
+    _check_changes(app, principal, tdef, added, removed)
+
+    def risky(spec: Any) -> bool:
+        return isinstance(spec, dict) and spec.get("unique") is True and spec.get("default") is not None
+
+    for name in sorted(added, key=lambda n: not risky(added[n])):
+        await add_field(app, principal, tdef.name, name, added[name])
+    for name in removed:
+        await remove_field(app, principal, tdef.name, name)
+    return app.catalog.get(tdef.name)
+
+
 async def drop_table(app: App, principal: Principal, table: str, cascade: bool = False) -> list[str]:
     """Drop a table; refuse while other tables point to it unless ``cascade`` removes those fields.
     Returns the ``Table.field`` names removed elsewhere."""
@@ -332,5 +374,5 @@ async def drop_table(app: App, principal: Principal, table: str, cascade: bool =
     return names
 
 
-__all__ = ["add_field", "add_index", "create_table", "drop_table", "join_table", "parse_field",
+__all__ = ["add_field", "add_index", "alter_fields", "create_table", "drop_table", "join_table", "parse_field",
            "remove_field", "rename_field"]

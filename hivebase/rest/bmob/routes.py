@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from hivebase.rest.bmob import classes, openapi
+from hivebase.rest.bmob import batch, classes, misc, openapi, schemas
+from hivebase.rest.bmob import functions as bmob_functions
+from hivebase.rest.bmob import roles as bmob_roles
 from hivebase.rest.bmob import users as bmob_users
 from hivebase.rest.bmob.context import endpoint
 
@@ -36,4 +38,20 @@ def api_routes() -> list[BaseRoute]:
         Route("/verifySmsCode", endpoint(bmob_users.verify_sms_code), methods=["POST"]),
         Route("/verifySmsCode/{code}", endpoint(bmob_users.verify_sms_code_in_path), methods=["POST"]),
         Route("/resetPasswordBySmsCode/{code}", endpoint(bmob_users.reset_password_by_sms), methods=["PUT"]),
+        Route("/batch", endpoint(batch.batch), methods=["POST"]),
+        Route("/schemas", endpoint(schemas.list_all), methods=["GET"]),
+        Route("/schemas/{table}", endpoint(schemas.get), methods=["GET"]),
+        Route("/schemas/{table}", endpoint(schemas.create), methods=["POST"]),
+        Route("/schemas/{table}", endpoint(schemas.alter), methods=["PUT"]),
+        Route("/schemas/{table}", endpoint(schemas.drop), methods=["DELETE"]),
+        Route("/roles", endpoint(bmob_roles.list_all), methods=["GET"]),
+        Route("/roles", endpoint(bmob_roles.create), methods=["POST"]),
+        Route("/roles/{object_id}", endpoint(bmob_roles.get), methods=["GET"]),
+        Route("/roles/{object_id}", endpoint(bmob_roles.update), methods=["PUT"]),
+        Route("/roles/{object_id}", endpoint(bmob_roles.delete), methods=["DELETE"]),
+        Route("/timestamp", endpoint(misc.timestamp), methods=["GET"]),
+        Route("/functions", endpoint(bmob_functions.list_functions), methods=["GET"]),
+        Route("/functions/{name}", endpoint(bmob_functions.invoke), methods=["POST"]),
+        Route("/functions/{name}", endpoint(bmob_functions.deploy), methods=["PUT"]),
+        Route("/functions/{name}", endpoint(bmob_functions.remove), methods=["DELETE"]),
     ]
