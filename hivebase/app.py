@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 
 from hivebase.config import Settings, load_settings
 from hivebase.core.hub import Hub
+from hivebase.rest.bmob import files as bmob_files
 from hivebase.rest.bmob import routes as bmob_routes
 from hivebase.rest.common import ORJSONResponse
 
@@ -40,6 +41,7 @@ def build_app(settings: Settings | None = None) -> Starlette:
     bmob = bmob_routes.api_routes()
     app = Starlette(routes=[Route("/health", health, methods=["GET"]),
                             Mount("/1", routes=bmob_routes.with_openapi(bmob, "/1")),
-                            Mount("/parse", routes=bmob)], lifespan=lifespan)
+                            Mount("/parse", routes=bmob),
+                            Mount("/2", routes=bmob_files.routes())], lifespan=lifespan)
     app.state.settings = settings
     return app

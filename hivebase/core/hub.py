@@ -5,6 +5,7 @@ from __future__ import annotations
 from hivebase.config import Settings
 from hivebase.core import identity
 from hivebase.core.apps import MAIN, AppRegistry, Credentials
+from hivebase.core.files import Files
 from hivebase.core.functions.runner import FunctionRunner
 from hivebase.core.secrets import Vault
 from hivebase.core.sms import SmsCodes
@@ -20,6 +21,7 @@ class Hub:
         self.sms = SmsCodes(settings)  # one per process: it holds the in-memory guess limits
         self.functions = FunctionRunner(settings)  # one per process: it tracks the calls' threads
         self.apps = AppRegistry(self.engines, self.vault, settings.catalog_refresh_seconds, on_open=identity.prepare)
+        self.files = Files(settings, self.apps)
 
     async def start(self) -> None:
         await self.apps.bootstrap()

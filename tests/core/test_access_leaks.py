@@ -33,10 +33,12 @@ from hivebase.core import queries, records, roles, schema, users
 from hivebase.core.apps import App
 from hivebase.core.principals import Principal
 from hivebase.errors import HivebaseError, InvalidQuery, NotFound, PermissionDenied
-from tests.core.access_fixtures import (
+from tests.core.access_fixtures import (  # noqa: F401 (anyio_backend, backend: module-scoped fixtures)
     PASSWORD,
     ROOT,
     Actors,
+    anyio_backend,
+    backend,
     database,
     open_hub,
     ptr,
@@ -73,17 +75,7 @@ class World(Actors):
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return database(request.param)
-
-
-@pytest.fixture(scope="module")
-async def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:  # noqa: F811
     async with open_hub(backend, Path(tmp_path_factory.mktemp("leaks"))) as (hub, creds):
         app = await hub.apps.open("main")
         w = World(hub, app, creds)

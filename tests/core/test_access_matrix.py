@@ -42,10 +42,12 @@ from hivebase.core.apps import App
 from hivebase.core.principals import Principal
 from hivebase.core.render import NULLABLE_BUILTINS
 from hivebase.errors import HivebaseError, InvalidValue, NotFound, PermissionDenied, Unauthorized
-from tests.core.access_fixtures import (
+from tests.core.access_fixtures import (  # noqa: F401 (anyio_backend, backend: module-scoped fixtures)
     PASSWORD,
     ROOT,
     Actors,
+    anyio_backend,
+    backend,
     clone,
     database,
     discard,
@@ -156,17 +158,7 @@ class World(Actors):
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return database(request.param)
-
-
-@pytest.fixture(scope="module")
-async def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:  # noqa: F811
     async with open_hub(backend, Path(tmp_path_factory.mktemp("matrix"))) as (hub, creds):
         app = await hub.apps.open("main")
         w = World(hub, app, creds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from hivebase.rest.bmob import batch, classes, misc, openapi, schemas
+from hivebase.rest.bmob import files as bmob_files
 from hivebase.rest.bmob import functions as bmob_functions
 from hivebase.rest.bmob import roles as bmob_roles
 from hivebase.rest.bmob import users as bmob_users
@@ -54,4 +55,5 @@ def api_routes() -> list[BaseRoute]:
         Route("/functions/{name}", endpoint(bmob_functions.invoke), methods=["POST"]),
         Route("/functions/{name}", endpoint(bmob_functions.deploy), methods=["PUT"]),
         Route("/functions/{name}", endpoint(bmob_functions.remove), methods=["DELETE"]),
+        *bmob_files.routes(),
     ]
