@@ -154,7 +154,10 @@ def render_serve(info: dict[str, Any], settings: Settings) -> None:
     render_admin(info)
     output.stdout.print(
         f"Serving on [bold]{url}[/bold]   (health check: curl {url}/health)\n"
-        "Today only /health is served. The REST dialects and the MCP endpoints arrive next:\n"
+        f"Bmob REST API: {url}/1/…  (Parse: {url}/parse/…; description: {url}/1/openapi.json), e.g.\n"
+        f"  curl {url}/1/classes/_User -H 'X-Bmob-Application-Id: {escape(str(info.get('applicationId')))}' "
+        f"-H 'X-Bmob-REST-API-Key: {escape(str(info.get('restApiKey')))}'\n"
+        "The MCP endpoints arrive next:\n"
         f"  {url}/api/mcp  (NocoBase-style MCP clients)\n"
         f"  {url}/mcp      (Bmob-style MCP clients)\n"
         f"{mcp_hint(info)}\n"

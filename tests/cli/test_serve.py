@@ -95,7 +95,7 @@ def test_serve_init_answers_health_and_prints_credentials(settings: Settings) ->
         out, _ = stop(proc)
         shown = printed_credentials(out)
         assert shown == {k: current[k] for k in KEYS} and all(HEX32.match(v) for v in shown.values())
-        assert f"http://127.0.0.1:{port}" in out and "only /health is served" in out
+        assert f"http://127.0.0.1:{port}" in out and f"http://127.0.0.1:{port}/1/openapi.json" in out
     finally:
         if proc.poll() is None:
             proc.kill()
