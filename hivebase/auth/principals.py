@@ -8,13 +8,10 @@ credential that is present must be valid: a wrong one is never ignored in favour
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from hivebase.core import keys, roles, sessions
+from hivebase.core import keys, sessions, users
 from hivebase.core.apps import App, AppRegistry
 from hivebase.core.policy import ANONYMOUS
 from hivebase.core.principals import Principal
-from hivebase.core.user_rows import USER_TABLE
 from hivebase.errors import PermissionDenied, Unauthorized
 
 MAX_KEY = 200
@@ -32,10 +29,7 @@ async def _app_key(apps: AppRegistry, app: App, key: str, kind: str) -> None:
 
 async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: str, via: str,
                 credential: str) -> Principal:
-    t = app.catalog.get(USER_TABLE).table
-    async with app.db.read() as conn:
-        row = (await conn.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
-        held, default = await roles.held(conn, app, user_id)
+    row, held, default = await users.identity(app, user_id)
     if row is None:
         raise Unauthorized("the user of these credentials no longer exists", reason="user")
     if role is not None and role not in held:
@@ -45,7 +39,7 @@ async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: s
                                reason="role")
     chosen = role or default or ANONYMOUS
     return Principal("user", app=app.name, user_id=user_id, role=chosen, roles=held, key_id=key_id, via=via,
-                     credential=credential, user=dict(row))
+                     credential=credential, user=row)
 
 
 async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None, rest_key: str | None = None,

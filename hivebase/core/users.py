@@ -186,6 +186,16 @@ async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, c
         await sessions.revoke_all(conn, app, user_id)
 
 
+async def identity(app: App, user_id: str) -> tuple[dict[str, Any] | None, tuple[str, ...], str | None]:
+    """A credential's user: their row (None when deleted), the roles they hold and the default one."""
+    await app.catalog.table(USER_TABLE)
+    t = app.catalog.get(USER_TABLE).table
+    async with app.db.read() as conn:
+        row = (await conn.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
+        held, default = await roles.held(conn, app, user_id)
+    return (dict(row) if row is not None else None), held, default
+
+
 def session_belongs(principal: Principal, user_id: Any) -> bool:
     """``checkSession``: whether the caller's session is one of ``user_id``'s."""
     return principal.credential == "session" and principal.user_id == user_id
