@@ -34,14 +34,21 @@ def _not_found(table: str, object_id: Any) -> NotFound:
     return NotFound(f"no {table} row with objectId {str(object_id)[:64]!r}", table=table, reason="object")
 
 
-async def _check_pointers(conn: AsyncConnection, app: App, plan: Plan, dialect: str) -> None:
-    """Every Pointer and Relation member must name an existing row (locked against deletion on PostgreSQL)."""
+async def _check_pointers(conn: AsyncConnection, app: App, principal: Principal, plan: Plan, dialect: str) -> None:
+    """Every Pointer and Relation member must name a row the writer may see (a hidden row answers like a
+    missing one), locked against deletion on PostgreSQL."""
     wanted: dict[str, set[str]] = {}
     for p in plan.pointers:
         wanted.setdefault(p.table, set()).add(p.object_id)
     for table, ids in wanted.items():
         t = app.catalog.get(table).table
-        stmt = sa.select(t.c.objectId).where(t.c.objectId.in_(sorted(ids)))
+        candidates = ids
+        if not principal.is_root:
+            oid = ir.Path(app.catalog.get(table).fields["objectId"])
+            visible = compiler_for(app, principal, "get", table).rows(
+                ir.Select(table, where=ir.InList(oid, tuple(sorted(ids))), keys=["objectId"], limit=None)).stmt
+            candidates = set((await conn.execute(visible)).scalars())
+        stmt = sa.select(t.c.objectId).where(t.c.objectId.in_(sorted(candidates)))
         if dialect == "postgresql":
             stmt = stmt.with_for_update(key_share=True)
         found = set((await conn.execute(stmt)).scalars())
@@ -139,7 +146,7 @@ async def create_in(conn: AsyncConnection, app: App, principal: Principal, table
             values[f.name] = f.kind.validate(f.default, f, tdef.name)
         if f.required and values.get(f.name) is None and not f.auto_increment:
             raise InvalidValue(f"`{f.name}` is required", field=f.name, table=tdef.name, reason="required")
-    await _check_pointers(conn, app, plan, app.db.dialect)
+    await _check_pointers(conn, app, principal, plan, app.db.dialect)
     for f in tdef.user_fields():
         if f.auto_increment:
             values[f.name] = await _next_counter(conn, app, tdef.name, f.name)
@@ -191,7 +198,7 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
         if current is None:
             raise _not_found(table, object_id)
         apply_path_ops(tdef, dict(current), plan.path_ops, plan)
-    await _check_pointers(conn, app, plan, app.db.dialect)
+    await _check_pointers(conn, app, principal, plan, app.db.dialect)
     stamp = now()
     values: dict[str, Any] = {**plan.values, "updatedAt": stamp, "updatedBy": principal.user_id}
     for name, amount in plan.increments.items():

@@ -113,7 +113,7 @@ def test_bad_and_duplicate_names(server: Server, name: Any) -> None:
 @pytest.mark.parametrize("users,code", [
     ({"__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "_User", "objectId": "nope"}]}, 205),
     ({"__op": "AddRelation", "objects": "ann"}, 111),
-    ({"__op": "AddRelation", "objects": ["ann"]}, 111),
+    ({"__op": "AddRelation", "objects": ["ann"]}, 106),
     ({"__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "Player", "objectId": "x"}]}, 106),
     ({"__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "_User"}]}, 106),
     ({"__op": "Add", "objects": []}, 111), (["ann"], 111), ("ann", 111),

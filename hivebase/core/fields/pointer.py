@@ -38,8 +38,9 @@ class PointerType(FieldType):
 
     def validate(self, value: Any, field: FieldDef, table: str | None = None) -> str:
         if isinstance(value, str):
-            raise self.mismatch(field, table, value, self.expected(field),
-                                "a bare objectId string is not a Pointer")
+            exc = self.mismatch(field, table, value, self.expected(field), "a bare objectId string is not a Pointer")
+            exc.reason = "pointer"  # Bmob's "invalid Pointer" (106), not a plain type error
+            raise exc
         if not isinstance(value, dict) or value.get("__type") != "Pointer":
             raise self.mismatch(field, table, value, self.expected(field))
         if value.get("className") != field.target:

@@ -21,7 +21,7 @@ CODES: dict[tuple[str, str | None], int] = {
     ("NotFound", "file"): 151, ("NotFound", "function"): 311, ("NotFound", "role"): 101,
     ("InvalidName", None): 105, ("InvalidName", "table_name"): 103, ("InvalidName", "role_name"): 139,
     ("UnknownField", None): 105,
-    ("TypeMismatch", None): 111,
+    ("TypeMismatch", None): 111, ("TypeMismatch", "pointer"): 106,
     ("InvalidValue", None): 102, ("InvalidValue", "geo_range"): 117, ("InvalidValue", "pointer_missing"): 106,
     ("InvalidValue", "pointer"): 106, ("InvalidValue", "acl"): 107, ("InvalidValue", "json"): 107,
     ("InvalidValue", "date"): 142, ("InvalidValue", "number"): 143, ("InvalidValue", "op"): 107,
