@@ -18,7 +18,7 @@ from hivebase.core import users
 from hivebase.core.hub import Hub
 from hivebase.core.principals import Principal
 from hivebase.errors import HivebaseError, Unauthorized
-from tests.cli import clean_env
+from tests.cli import clean_env, error, ok
 from tests.cli.test_serve import free_port, stop, wait_for_health
 from tests.conftest import PG_URL, drop_prefixed_schemas
 
@@ -44,18 +44,6 @@ class Cli:
     def json(self, *args: str, stdin: str = "") -> Any:
         return ok(self.many((*args, "--json"), stdin=stdin)[0])
 
-
-def ok(proc: subprocess.CompletedProcess[str]) -> Any:
-    assert proc.returncode == 0, (proc.args, proc.stdout, proc.stderr)
-    return json.loads(proc.stdout)
-
-
-def error(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """Exit code 1 and exactly one JSON document ``{"error": {...}}`` on stdout."""
-    assert proc.returncode == 1, (proc.args, proc.stdout, proc.stderr)
-    doc = json.loads(proc.stdout)
-    assert list(doc) == ["error"] and {"type", "reason", "message"} <= set(doc["error"]), doc
-    return dict(doc["error"])
 
 
 def setup(backend: str, data_dir: Path) -> tuple[Cli, Settings]:

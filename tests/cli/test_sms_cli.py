@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from hivebase.config import Settings
 from hivebase.core.hub import Hub
 from hivebase.core.principals import Principal
 from hivebase.core.sms import SmsCodes
-from tests.cli import clean_env
+from tests.cli import clean_env, error, ok
 from tests.conftest import PG_URL, drop_prefixed_schemas
 
 SCRIPT = Path(sys.executable).with_name("hivebase")  # the console script installed beside this interpreter
@@ -32,18 +30,6 @@ def many(data_dir: Path, env: dict[str, str], *commands: tuple[str, ...]) -> lis
         results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
     return results
 
-
-def ok(proc: subprocess.CompletedProcess[str]) -> Any:
-    assert proc.returncode == 0, (proc.args, proc.stdout, proc.stderr)
-    return json.loads(proc.stdout)
-
-
-def error(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """Exit code 1 and exactly one JSON document ``{"error": {...}}`` on stdout."""
-    assert proc.returncode == 1, (proc.args, proc.stdout, proc.stderr)
-    doc = json.loads(proc.stdout)
-    assert list(doc) == ["error"] and {"type", "reason", "message"} <= set(doc["error"]), doc
-    return dict(doc["error"])
 
 
 async def request_codes(settings: Settings) -> list[str]:

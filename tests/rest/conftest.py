@@ -4,6 +4,7 @@ on SQLite and on PostgreSQL, and httpx clients that speak to it with an app's cr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -93,9 +94,11 @@ def start_server(settings: Settings, extra_apps: tuple[str, ...] = ()) -> tuple[
     return Server(f"http://127.0.0.1:{port}", settings, apps), srv, thread
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[Server]:
-    """The main app and a second app ``other`` (to check that one app's keys never open another)."""
+@contextlib.contextmanager
+def serving(settings: Settings, **changes: Any) -> Iterator[Server]:
+    """A running server for ``settings`` (with ``changes``), the main app and a second app ``other`` (to
+    check that one app's keys never open another); stopped and its schemas dropped afterwards."""
+    settings = settings.model_copy(update=changes) if changes else settings
     running, srv, thread = start_server(settings, ("other",))
     try:
         yield running
@@ -103,6 +106,12 @@ def server(settings: Settings) -> Iterator[Server]:
         srv.should_exit = True
         thread.join(timeout=15)
         asyncio.run(drop_prefixed_schemas(settings))
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[Server]:
+    with serving(settings) as running:
+        yield running
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

@@ -20,28 +20,18 @@ from hivebase.config import Settings
 from hivebase.core import users
 from hivebase.core.hub import Hub
 from hivebase.core.principals import Principal
-from tests.conftest import IN_CI, drop_prefixed_schemas
-from tests.rest.conftest import Server, error_of, free_port, start_server
+from tests.conftest import IN_CI
+from tests.rest.conftest import Server, error_of, free_port, serving
 
 ALL_BYTES = bytes(range(256)) * 40
 URL = re.compile(r"/2/files/hivebase/main/([0-9a-f]{32})/(.+)$")
 
 
-def running(settings: Settings, **changes: Any) -> Iterator[Server]:
-    srv_settings = settings.model_copy(update=changes)
-    server, srv, thread = start_server(srv_settings, ("other",))
-    try:
-        yield server
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=15)
-        asyncio.run(drop_prefixed_schemas(srv_settings))
-
-
 @pytest.fixture
 def small(settings: Settings) -> Iterator[Server]:
     """A server that accepts files of at most 1 KiB."""
-    yield from running(settings, file_max_bytes=1024)
+    with serving(settings, file_max_bytes=1024) as running:
+        yield running
 
 
 def path_of(url: str) -> str:
@@ -339,9 +329,10 @@ def s3_server(settings: Settings) -> Iterator[Server]:
     keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     try:
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys).create_bucket(Bucket="uploads")
-        yield from running(settings, file_storage="s3", s3_endpoint_url=endpoint, s3_bucket="uploads",
-                           s3_region="us-east-1", s3_access_key="testing", s3_secret_key="testing",
-                           file_max_bytes=10 << 20)
+        with serving(settings, file_storage="s3", s3_endpoint_url=endpoint, s3_bucket="uploads",
+                     s3_region="us-east-1", s3_access_key="testing", s3_secret_key="testing",
+                     file_max_bytes=10 << 20) as running:
+            yield running
     finally:
         moto.stop()
 
@@ -382,8 +373,8 @@ def test_s3_round_trip(s3_server: Server) -> None:
 
 def test_s3_unreachable_is_a_clean_error(settings: Settings) -> None:
     port = free_port()  # nothing listens there
-    for server in running(settings, file_storage="s3", s3_endpoint_url=f"http://127.0.0.1:{port}",
-                          s3_bucket="uploads", s3_region="us-east-1", s3_access_key="k", s3_secret_key="s"):
+    with serving(settings, file_storage="s3", s3_endpoint_url=f"http://127.0.0.1:{port}",
+                 s3_bucket="uploads", s3_region="us-east-1", s3_access_key="k", s3_secret_key="s") as server:
         with server.client() as c:
             r = c.post("/2/files/a.txt", content=b"data")
         body = error_of(r)

@@ -5,7 +5,6 @@ serving."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -17,8 +16,7 @@ import httpx
 import pytest
 
 from hivebase.config import Settings
-from tests.conftest import drop_prefixed_schemas
-from tests.rest.conftest import Server, error_of, start_server
+from tests.rest.conftest import Server, error_of, serving
 
 ECHO = "def main(ctx):\n    return {'got': ctx.params, 'role': ctx.role}\n"
 PY = {"Content-Type": "application/x-python"}
@@ -45,13 +43,8 @@ def write_file(server: Server, name: str, source: str, app: str = "main") -> Pat
 @pytest.fixture
 def slow_server(settings: Settings) -> Iterator[Server]:
     """A server whose functions may run 1 s."""
-    running, srv, thread = start_server(settings.model_copy(update={"function_timeout_seconds": 1.0}))
-    try:
+    with serving(settings, function_timeout_seconds=1.0) as running:
         yield running
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=15)
-        asyncio.run(drop_prefixed_schemas(settings))
 
 
 def test_deployed_and_file_functions(server: Server) -> None:
