@@ -294,11 +294,21 @@ async def batch(app: App, principal: Principal, ops: Sequence[Op], *, atomic: bo
     access.require_caller(app, principal)
     if len(ops) > MAX_BATCH:
         raise LimitExceeded(f"a batch holds at most {MAX_BATCH} operations, got {len(ops)}", reason="batch_size")
-    for op in ops:
-        await app.catalog.table(op.table)
+    unknown: dict[int, HivebaseError] = {}
+    for i, op in enumerate(ops):  # tables are looked up before the write lock is taken
+        try:
+            await app.catalog.table(op.table)
+        except HivebaseError as exc:
+            if atomic:
+                exc.details["index"] = i
+                raise
+            unknown[i] = exc
     results: list[OpResult] = []
     async with app.db.write() as conn:
         for i, op in enumerate(ops):
+            if i in unknown:  # not atomic: an unknown table fails only its own op
+                results.append(OpResult(error=unknown[i]))
+                continue
             if atomic:
                 try:
                     results.append(OpResult(ok=await _run(conn, app, principal, op)))

@@ -115,12 +115,11 @@ def success_item(call: Call, op: records.Op, row: dict[str, Any]) -> dict[str, A
 
 
 async def _prepare(call: Call, item: Item, tokens: dict[str, Principal]) -> None:
-    """Resolve the item's token and check that its table exists (errors belong to the item)."""
+    """Resolve the item's session token (a bad one fails that item)."""
     if item.token is not None:
         if item.token not in tokens:
             tokens[item.token] = await resolve(call.hub.apps, call.app, session_token=item.token, via="bmob")
         item.op.principal = tokens[item.token]
-    await call.app.catalog.table(item.op.table)
 
 
 def failed(exc: HivebaseError, index: int) -> ORJSONResponse:
