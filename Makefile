@@ -4,7 +4,8 @@ BIN := $(VENV)/bin
 DATA ?= ./data
 HOST ?= 127.0.0.1
 PORT ?= 8080
-# pytest-xdist processes (one per CPU): every test owns its data dir, port and PostgreSQL schemas
+# pytest-xdist processes (one per CPU); --dist loadscope keeps each module on one worker, so module-scoped
+# state (the access tests' shared app, the Bmob day's parts) stays whole
 TEST_WORKERS ?= auto
 
 .PHONY: run test bench lint install install-test clean
@@ -31,7 +32,7 @@ run: install
 
 # pytest exits 5 when it collected no tests: say so, and fail.
 test: install-test
-	@rc=0; $(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 bench: install-test
