@@ -1,7 +1,7 @@
 """Builds the ASGI app: settings, the core (a ``Hub``) and the doors — the only module that wires layers.
 
-Doors: ``GET /health``; the Bmob REST API at ``/1`` (and Parse's ``/parse``). NocoBase's REST API and
-the MCP endpoints mount here as they land.
+Doors: ``GET /health``; the Bmob REST API at ``/1`` (and Parse's ``/parse``), files at ``/2``; the MCP
+endpoints (``/api/mcp``, ``/api/__app/<app>/mcp``, ``/mcp``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from starlette.routing import Mount, Route
 
 from hivebase.config import Settings, load_settings
 from hivebase.core.hub import Hub
+from hivebase.mcp.tools import registry
+from hivebase.mcp.transports import McpDoor
 from hivebase.rest.bmob import files as bmob_files
 from hivebase.rest.bmob import routes as bmob_routes
 from hivebase.rest.common import ORJSONResponse
@@ -34,12 +36,15 @@ def build_app(settings: Settings | None = None) -> Starlette:
         try:
             await hub.start()
             app.state.hub = hub
-            yield
+            async with mcp.run():
+                yield
         finally:
             await hub.close()
 
     bmob = bmob_routes.api_routes()
+    mcp = McpDoor(settings, registry())
     app = Starlette(routes=[Route("/health", health, methods=["GET"]),
+                            *mcp.routes(),
                             Mount("/1", routes=bmob_routes.with_openapi(bmob, "/1")),
                             Mount("/parse", routes=bmob),
                             Mount("/2", routes=bmob_files.routes())], lifespan=lifespan)

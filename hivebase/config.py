@@ -58,6 +58,22 @@ class Settings(BaseSettings):
     function_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                             description="Longest a cloud function may run before it is abandoned.")
 
+    mcp_stateless: bool = Field(default=False, description="Streamable HTTP without sessions: every POST stands "
+                                "alone (no server-to-client requests).")
+    mcp_json_response: bool = Field(default=False, description="Streamable HTTP answers plain JSON bodies instead "
+                                    "of SSE streams.")
+    mcp_session_idle_seconds: float = Field(default=1800, gt=0, le=86400,
+                                            description="A stateful MCP session unused this long is closed.")
+    mcp_max_sessions: int = Field(default=10_000, ge=1, le=1_000_000,
+                                  description="Most stateful streamable-HTTP sessions open at once (then 503).")
+    mcp_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host headers the MCP endpoints accept besides loopback names and the public URL's host; "
+        "`*` turns the DNS-rebinding check off.")
+    mcp_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origin headers (browsers) the MCP endpoints accept besides loopback and the public URL.")
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, v: str) -> str:

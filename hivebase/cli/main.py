@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from hivebase.cli import apps, keys, roles, serve, sms, tables, users
+from hivebase.cli import apps, keys, mcp, roles, serve, sms, tables, users
 from hivebase.cli.context import UsageError
 from hivebase.cli.output import print_json
 
@@ -19,6 +19,7 @@ cli = typer.Typer(
 )
 cli.command("init")(serve.init)
 cli.command("serve")(serve.serve)
+cli.command("mcp")(mcp.mcp)
 cli.add_typer(apps.cli, name="app")
 cli.add_typer(tables.cli, name="table")
 cli.add_typer(users.cli, name="user")

@@ -1,0 +1,1 @@
+"""The MCP door: tool packages served over streamable HTTP, legacy HTTP+SSE and stdio."""

@@ -1,0 +1,142 @@
+"""Who is calling an MCP endpoint, from the HTTP request's credentials, resolved once per HTTP request.
+
+Every endpoint takes ``Authorization: Bearer <API key>`` and Bmob's headers (``X-Bmob-Application-Id`` with
+the REST API key or the master key, optionally ``X-Bmob-Session-Token``; Parse's ``X-Parse-*`` too).
+``/api/mcp`` serves the main app and ``/api/__app/<app>/mcp`` that app; ``/mcp`` serves the app its
+application id names (the main app for a bare API key). Refusals are in the endpoint's dialect: ``/mcp``
+answers ``401 {"error":"unauthorized"}`` as Bmob does; ``/api/…`` answers NocoBase's error body with the
+``WWW-Authenticate`` challenge that leads an OAuth-capable client to the protected-resource metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hivebase.auth.principals import resolve
+from hivebase.core.apps import MAIN, App
+from hivebase.core.hub import Hub
+from hivebase.dialects import bmob, nocobase
+from hivebase.errors import HivebaseError, NotFound, PermissionDenied, Unauthorized
+from hivebase.mcp.context import McpCall
+from hivebase.rest.common import ORJSONResponse
+
+MAX_CREDENTIAL = 200
+SCOPES = "mcp offline_access"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    kind: Literal["nocobase", "bmob"]
+    defaults: tuple[str, ...]
+
+
+class Refused(Exception):
+    """The request ends here, with ``response``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def base_url(hub: Hub, request: Request) -> str:
+    """The configured public URL, else the address this request came to."""
+    settings = hub.settings
+    if "public_url" in settings.model_fields_set:
+        return settings.public_url
+    host = request.headers.get("host") or f"{settings.host}:{settings.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+def _bmob_header(request: Request, name: str) -> str | None:
+    return request.headers.get(f"x-bmob-{name}") or request.headers.get(f"x-parse-{name}")
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _challenge(hub: Hub, request: Request, endpoint: Endpoint) -> Response:
+    if endpoint.kind == "bmob":
+        return ORJSONResponse(bmob.UNAUTHORIZED, status_code=401)
+    root = base_url(hub, request)
+    metadata = f"{root}/.well-known/oauth-protected-resource{request.url.path}"
+    return ORJSONResponse({"errors": [{"message": "unauthorized: send `Authorization: Bearer <API key>` or the "
+                                                  "app's Bmob headers"}]},
+                          status_code=401,
+                          headers={"WWW-Authenticate": f'Bearer resource_metadata="{metadata}", scope="{SCOPES}"'})
+
+
+def _refusal(exc: HivebaseError, endpoint: Endpoint) -> Response:
+    if endpoint.kind == "bmob":
+        return ORJSONResponse(bmob.error_body(exc), status_code=bmob.status_of(exc))
+    return ORJSONResponse(nocobase.error_body(exc), status_code=nocobase.status_of(exc))
+
+
+async def _app(hub: Hub, request: Request, endpoint: Endpoint, app_id: str | None, api_key: str | None) -> App:
+    if endpoint.kind == "nocobase":
+        app = await hub.apps.open(str(request.path_params.get("app_name", MAIN)))
+        if app_id is not None and app_id != app.application_id:
+            raise Unauthorized("the application id is not this app's", reason="application_id")
+        return app
+    if app_id is None:
+        if api_key is None:
+            raise Unauthorized("application id and REST API key (or an API key) are required",
+                               reason="application_id")
+        return await hub.apps.open(MAIN)
+    if len(app_id) > 64:
+        raise Unauthorized("unknown application id", reason="application_id")
+    try:
+        return await hub.apps.by_application_id(app_id)
+    except NotFound:
+        raise Unauthorized("unknown application id", reason="application_id") from None
+
+
+def fingerprint(app: App, *secrets: str | None) -> str:
+    """Identifies the credential that opened a session, so another credential cannot use it."""
+    h = hashlib.sha256(app.name.encode())
+    for s in secrets:
+        h.update(b"\0" + (s or "").encode())
+    return h.hexdigest()
+
+
+async def authenticate(hub: Hub, request: Request, endpoint: Endpoint) -> McpCall:
+    """The call's context, with ``scope["user"]`` set to the credential's fingerprint (the SDK binds
+    sessions to it); raises ``Refused`` with the dialect's answer when the credentials do not hold."""
+    api_key = _bearer(request)
+    app_id = _bmob_header(request, "application-id")
+    master, rest = _bmob_header(request, "master-key"), _bmob_header(request, "rest-api-key")
+    session = _bmob_header(request, "session-token")
+    if any(v is not None and len(v) > MAX_CREDENTIAL for v in (api_key, master, rest, session)):
+        raise Refused(_challenge(hub, request, endpoint))
+    if api_key is None and not (app_id and (master or rest)):
+        raise Refused(_challenge(hub, request, endpoint))
+    try:
+        app = await _app(hub, request, endpoint, app_id, api_key)
+        principal = await resolve(hub.apps, app, master_key=master, rest_key=None if master else rest,
+                                  api_key=api_key, session_token=session, role=request.headers.get("x-role"),
+                                  via="mcp")
+    except Unauthorized:
+        raise Refused(_challenge(hub, request, endpoint)) from None
+    except NotFound as exc:  # an app named in the path that does not exist
+        raise Refused(_refusal(exc, endpoint)) from None
+    except PermissionDenied as exc:  # e.g. an x-role the user does not hold
+        raise Refused(_refusal(exc, endpoint)) from None
+    if principal.kind == "nobody":
+        raise Refused(_challenge(hub, request, endpoint))
+    token = AccessToken(token="-", client_id=fingerprint(app, api_key, master, rest, session), scopes=[],
+                        subject=principal.user_id)
+    request.scope["user"] = AuthenticatedUser(token)
+    return McpCall(hub=hub, app=app, principal=principal, base_url=base_url(hub, request),
+                   defaults=endpoint.defaults, packages_header=request.headers.get("x-mcp-packages"),
+                   timezone=request.headers.get("x-timezone"))
