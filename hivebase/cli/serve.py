@@ -157,10 +157,12 @@ def render_serve(info: dict[str, Any], settings: Settings) -> None:
         f"Bmob REST API: {url}/1/…  (Parse: {url}/parse/…; description: {url}/1/openapi.json), e.g.\n"
         f"  curl {url}/1/classes/_User -H 'X-Bmob-Application-Id: {escape(str(info.get('applicationId')))}' "
         f"-H 'X-Bmob-REST-API-Key: {escape(str(info.get('restApiKey')))}'\n"
-        "The MCP endpoints arrive next:\n"
-        f"  {url}/api/mcp  (NocoBase-style MCP clients)\n"
-        f"  {url}/mcp      (Bmob-style MCP clients)\n"
+        "MCP (streamable HTTP; /mcp also legacy SSE):\n"
+        f"  {url}/api/mcp  (NocoBase's resource_* tools; sub-apps: {url}/api/__app/<app>/mcp)\n"
+        f"  {url}/mcp      (Bmob's tools; also X-Bmob-Application-Id + X-Bmob-REST-API-Key headers)\n"
         f"{mcp_hint(info)}\n"
+        f"  e.g. claude mcp add --transport http hivebase {url}/api/mcp --header \"Authorization: Bearer <key>\"\n"
+        "  local clients: hivebase mcp --app main --api-key <key>  (stdio)\n"
         "Press Ctrl+C to stop.")
 
 

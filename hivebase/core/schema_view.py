@@ -20,7 +20,7 @@ def _field(f: FieldDef) -> str | dict[str, Any]:
     return shown["type"] if len(shown) == 1 else shown
 
 
-def _visible(app: App, principal: Principal, table: str) -> frozenset[str] | None | bool:
+def _visible(app: App, principal: Principal, table: str) -> frozenset[str] | bool | None:
     """The fields the caller may read (None: all), or False when it may read no row of the table."""
     seen: list[frozenset[str] | None] = []
     for action in ("list", "get"):

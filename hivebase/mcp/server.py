@@ -106,6 +106,9 @@ def tool_error(exc: HivebaseError, dialect: Dialect) -> types.CallToolResult:
 
 
 def tool_result(value: Any) -> types.CallToolResult:
+    """JSON text plus the same object as structured content; a string (generated code) is shown as is."""
+    if isinstance(value, str):
+        return types.CallToolResult(content=[types.TextContent(type="text", text=value)])
     structured = value if isinstance(value, dict) else {"result": value}
     return types.CallToolResult(content=[types.TextContent(type="text", text=_text(value))],
                                 structured_content=structured)
@@ -132,7 +135,10 @@ def build_server(tools: Tools, locate: Locate, *, version: str = "") -> Server[A
     """A low-level server whose handlers find their ``McpCall`` with ``locate``."""
 
     async def require(ctx: ServerRequestContext[Any]) -> McpCall:
-        call = await locate(ctx)
+        try:
+            call = await locate(ctx)
+        except HivebaseError as exc:  # stdio: the credential was revoked or expired since start-up
+            raise MCPError(types.INVALID_REQUEST, exc.message) from None
         if call is None:  # a transport that did not authenticate: never serve it
             raise MCPError(types.INVALID_REQUEST, "unauthenticated")
         return call
