@@ -34,7 +34,7 @@ def _not_found(table: str, object_id: Any) -> NotFound:
     return NotFound(f"no {table} row with objectId {str(object_id)[:64]!r}", table=table, reason="object")
 
 
-async def _check_pointers(conn: AsyncConnection, app: App, principal: Principal, plan: Plan, dialect: str) -> None:
+async def check_pointers(conn: AsyncConnection, app: App, principal: Principal, plan: Plan, dialect: str) -> None:
     """Every Pointer and Relation member must name a row the writer may see (a hidden row answers like a
     missing one), locked against deletion on PostgreSQL."""
     wanted: dict[str, set[str]] = {}
@@ -59,7 +59,7 @@ async def _check_pointers(conn: AsyncConnection, app: App, principal: Principal,
                                field=bad.field, table=table, reason="pointer_missing")
 
 
-def _unique_error(tdef: TableDef, exc: IntegrityError) -> HivebaseError:
+def unique_error(tdef: TableDef, exc: IntegrityError) -> HivebaseError:
     """Name the field of a unique violation from the driver's message (never shown to the caller)."""
     text = str(exc.orig)
     for f in tdef.user_fields():
@@ -123,7 +123,7 @@ def visible_part(app: App, principal: Principal, table: str, row: dict[str, Any]
     return {k: v for k, v in row.items() if k in visible or k in STAMPS}
 
 
-def _check_fields(app: App, principal: Principal, action: access.Action, table: str, plan: Plan) -> None:
+def check_fields(app: App, principal: Principal, action: access.Action, table: str, plan: Plan) -> None:
     access.check_writable(app, principal, action, table, plan.touched)
     if table == USER_TABLE:
         user_rows.check_fields(principal, plan.touched)
@@ -139,14 +139,14 @@ async def create_in(conn: AsyncConnection, app: App, principal: Principal, table
     if table == USER_TABLE:
         data, password = user_rows.split_password(app, principal, data, creating=True)
     plan = plan_write(tdef, data, creating=True)
-    _check_fields(app, principal, "create", table, plan)
+    check_fields(app, principal, "create", table, plan)
     values = dict(plan.values)
     for f in tdef.user_fields():
         if f.name not in values and f.default is not None and f.kind.has_column:
             values[f.name] = f.kind.validate(f.default, f, tdef.name)
         if f.required and values.get(f.name) is None and not f.auto_increment:
             raise InvalidValue(f"`{f.name}` is required", field=f.name, table=tdef.name, reason="required")
-    await _check_pointers(conn, app, principal, plan, app.db.dialect)
+    await check_pointers(conn, app, principal, plan, app.db.dialect)
     for f in tdef.user_fields():
         if f.auto_increment:
             values[f.name] = await _next_counter(conn, app, tdef.name, f.name)
@@ -159,7 +159,7 @@ async def create_in(conn: AsyncConnection, app: App, principal: Principal, table
     try:
         await conn.execute(tdef.table.insert(), row)
     except IntegrityError as exc:
-        raise _unique_error(tdef, exc) from None
+        raise unique_error(tdef, exc) from None
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)
     if table == USER_TABLE:
         await user_rows.after_insert(conn, app, object_id, password)
@@ -187,7 +187,7 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
     if table == USER_TABLE:
         data, password = user_rows.split_password(app, principal, data, creating=False)
     plan = plan_write(tdef, data, creating=False)
-    _check_fields(app, principal, "update", table, plan)
+    check_fields(app, principal, "update", table, plan)
     t = tdef.table
     where = _scoped(app, principal, "update", tdef, object_id)
     if plan.needs_row:
@@ -198,7 +198,7 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
         if current is None:
             raise _not_found(table, object_id)
         apply_path_ops(tdef, dict(current), plan.path_ops, plan)
-    await _check_pointers(conn, app, principal, plan, app.db.dialect)
+    await check_pointers(conn, app, principal, plan, app.db.dialect)
     stamp = now()
     values: dict[str, Any] = {**plan.values, "updatedAt": stamp, "updatedBy": principal.user_id}
     for name, amount in plan.increments.items():
@@ -207,7 +207,7 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
     try:
         result = (await conn.execute(stmt)).mappings().first()
     except IntegrityError as exc:
-        raise _unique_error(tdef, exc) from None
+        raise unique_error(tdef, exc) from None
     if result is None:
         raise _not_found(table, object_id)
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)
