@@ -40,6 +40,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return json.dumps([str(v) for v in value])  # a TOML array of basic strings
     return json.dumps(str(value))  # a TOML basic string is a JSON string for printable text
 
 
@@ -52,7 +54,7 @@ def default_config() -> str:
         description = info.description
         if description:
             lines.append(f"# {description}")
-        lines.append(f"# {name} = {_toml_value(info.default)}\n")
+        lines.append(f"# {name} = {_toml_value(info.get_default(call_default_factory=True))}\n")
     return "\n".join(lines)
 
 
