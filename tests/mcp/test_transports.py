@@ -241,3 +241,47 @@ async def test_unknown_tool_is_a_protocol_error(mcp_server: Server) -> None:
         assert "unknown tool" in str(info.value)
         with anyio.fail_after(30):
             assert "_User" in ok(await session.call_tool("get_project_tables", {}))
+
+
+def test_idle_sessions_expire_and_vanished_clients_cost_nothing(settings: Settings) -> None:
+    with serving(settings, mcp_session_idle_seconds=1) as server:
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+
+        async def check() -> None:
+            headers = bmob_headers(server)
+            async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as http:
+                r = await http.post("/mcp", json=INIT, headers=ACCEPT)
+                sid = r.headers["mcp-session-id"]
+                await anyio.sleep(2.5)
+                r = await http.post("/mcp", json=listing, headers={**ACCEPT, "mcp-session-id": sid})
+                assert r.status_code == 404  # closed for idleness
+                async with http.stream("GET", "/mcp", headers={"Accept": "text/event-stream"}) as stream:
+                    async for line in stream.aiter_lines():
+                        if line.startswith("data:"):
+                            endpoint = line[5:].strip()
+                            break
+                # the client vanished mid-stream: its session is gone soon after
+                with anyio.fail_after(20):
+                    while (await http.post(endpoint, json=listing)).status_code != 404:
+                        await anyio.sleep(0.2)
+
+        anyio.run(check)
+
+
+async def test_handshake_free_protocol_and_auto_mode(mcp_server: Server) -> None:
+    """The SDK's ``Client`` in every mode: ``auto`` probes ``server/discover`` (2026-07-28), a pinned modern
+    version skips the handshake, ``legacy`` initializes; credentials are checked on each request alike."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    for mode in ("auto", "2026-07-28", "legacy"):
+        async with httpx2.AsyncClient(headers=bmob_headers(mcp_server), timeout=30) as http, \
+                Client(streamable_http_client(f"{mcp_server.url}/mcp", http_client=http), mode=mode) as client:
+            assert {t.name for t in (await client.list_tools()).tools} == BMOB_TOOLS
+            assert "_User" in ok(await client.call_tool("get_project_tables", {}))
+        async with httpx2.AsyncClient(timeout=30) as http:
+            with pytest.raises(Exception):  # noqa: B017 - the transport's own error type for a 401
+                async with Client(streamable_http_client(f"{mcp_server.url}/mcp", http_client=http),
+                                  mode=mode) as client:
+                    await client.list_tools()
