@@ -20,7 +20,7 @@ def _field(f: FieldDef) -> str | dict[str, Any]:
     return shown["type"] if len(shown) == 1 else shown
 
 
-def _visible(app: App, principal: Principal, table: str) -> frozenset[str] | bool | None:
+def readable_fields(app: App, principal: Principal, table: str) -> frozenset[str] | bool | None:
     """The fields the caller may read (None: all), or False when it may read no row of the table."""
     seen: list[frozenset[str] | None] = []
     for action in ("list", "get"):
@@ -43,13 +43,18 @@ def _table(tdef: TableDef, visible: frozenset[str] | None) -> dict[str, Any]:
     return out
 
 
-async def compact(app: App, principal: Principal) -> dict[str, Any]:
-    """``{table: {"note"?, "fields": {name: "Type" | {type, unique, targetClass, …}}}}`` (built-ins left out)."""
+async def readable_tables(app: App, principal: Principal) -> list[tuple[TableDef, frozenset[str] | None]]:
+    """The tables the caller may read, each with the fields it may see (None: all), by name."""
     access.require_caller(app, principal)
     await app.catalog.refresh()
-    out: dict[str, Any] = {}
+    out: list[tuple[TableDef, frozenset[str] | None]] = []
     for name in app.catalog.names():
-        visible = _visible(app, principal, name)
+        visible = readable_fields(app, principal, name)
         if visible is not False:
-            out[name] = _table(app.catalog.get(name), visible if isinstance(visible, frozenset) else None)
+            out.append((app.catalog.get(name), visible if isinstance(visible, frozenset) else None))
     return out
+
+
+async def compact(app: App, principal: Principal) -> dict[str, Any]:
+    """``{table: {"note"?, "fields": {name: "Type" | {type, unique, targetClass, …}}}}`` (built-ins left out)."""
+    return {tdef.name: _table(tdef, visible) for tdef, visible in await readable_tables(app, principal)}
