@@ -6,6 +6,6 @@ from hivebase.mcp.packages import Registry
 
 
 def registry() -> Registry:
-    from hivebase.mcp.tools import bmob, resources
+    from hivebase.mcp.tools import bmob, data_source_main, resources
 
-    return Registry([resources.package(), bmob.package()])
+    return Registry([resources.package(), bmob.package(), data_source_main.package()])
