@@ -285,3 +285,12 @@ async def test_handshake_free_protocol_and_auto_mode(mcp_server: Server) -> None
                 async with Client(streamable_http_client(f"{mcp_server.url}/mcp", http_client=http),
                                   mode=mode) as client:
                     await client.list_tools()
+
+
+async def test_unknown_packages_are_logged_not_listed(mcp_server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    key = make_key(mcp_server)
+    with caplog.at_level("WARNING", logger="hivebase.mcp"):
+        async with streamable(f"{mcp_server.url}/api/mcp", {**bearer(key), "x-mcp-packages": "nope,@x/y*"}) as s:
+            assert {t.name for t in (await s.list_tools()).tools} == RESOURCE_TOOLS
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "hivebase.mcp")
+    assert "@hivebase/nope" in logged and "@x/y*" in logged
