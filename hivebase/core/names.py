@@ -26,7 +26,7 @@ def _shown(name: Any) -> str:
 
 
 def check_table_name(name: Any) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidName(f"invalid table name {_shown(name)!r}: {RULE}", reason="table_name", table=_shown(name))
     if name.lower() in RESERVED_TABLES or name.lower().startswith("sqlite_"):
         raise InvalidName(f"table name {name!r} is reserved", reason="table_name", table=name)
@@ -34,7 +34,7 @@ def check_table_name(name: Any) -> str:
 
 
 def check_field_name(name: Any, table: str | None = None) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidName(f"invalid field name {_shown(name)!r}: {RULE}", reason="field_name", field=_shown(name),
                           table=table)
     if name.lower() in RESERVED_FIELDS:

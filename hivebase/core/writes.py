@@ -139,7 +139,7 @@ def plan_write(tdef: TableDef, data: Any, *, creating: bool) -> Plan:
         if not isinstance(key, str) or not key:
             raise InvalidValue("field names must be non-empty strings", table=tdef.name, reason="field_name")
         name, _, rest = key.partition(".")
-        f = _field(tdef, name)
+        f = _field(tdef, name or key)  # ".x" or "..": name the whole key, not an empty field
         path: tuple[str | int, ...] = ()
         if rest:
             if creating or f.type not in ("Object", "Array"):

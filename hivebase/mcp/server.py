@@ -32,6 +32,8 @@ INSTRUCTIONS = (
     "unknown fields are refused with a suggestion. Ask the user before deleting anything."
 )
 
+INTERNAL = 1  # Bmob's code for a failure of the server, not of the input (the REST door answers it too)
+
 Locate = Callable[[ServerRequestContext[Any]], Awaitable[McpCall | None]]
 
 
@@ -128,7 +130,7 @@ async def call_tool(tools: Tools, call: McpCall, name: str, arguments: dict[str,
         return tool_error(exc, dialect)
     except Exception:  # a bug: logged with its traceback, never shown to the agent
         log.exception("tool %s failed", name)
-        return tool_error(HivebaseError("internal server error"), dialect)
+        return tool_error(HivebaseError("internal server error", code=INTERNAL), dialect)
 
 
 def build_server(tools: Tools, locate: Locate, *, version: str = "") -> Server[Any]:

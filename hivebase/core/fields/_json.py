@@ -13,7 +13,20 @@ MAX_JSON_BYTES = 1_000_000
 MAX_DEPTH = 32
 
 
+def check_depth(value: Any, field: FieldDef, table: str | None) -> None:
+    """Refuse values nested deeper than ``MAX_DEPTH`` (without recursion): stored, they could not be read back."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise InvalidValue(f"`{field.name}` nests more than {MAX_DEPTH} levels", field=field.name,
+                                   table=table, reason="too_deep")
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+
+
 def check_json(value: Any, field: FieldDef, table: str | None) -> None:
+    check_depth(value, field, table)
     try:
         encoded = orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError) as exc:
