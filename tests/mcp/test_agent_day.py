@@ -108,3 +108,21 @@ async def test_nocobase_agent_day_then_bmob_sees_it(mcp_server: Server) -> None:
         found = ok(await bmob.call_tool("query_data", {"tableName": "orders", "where": {"status": "paid"},
                                                        "count": 1, "limit": 0}))
         assert found == {"results": [], "count": 6}
+
+
+async def test_cloud_functions_through_mcp(mcp_server: Server) -> None:
+    code = "def main(ctx):\n    return {'hi': ctx.params.get('name'), 'user': ctx.user is not None}\n"
+    async with legacy(f"{mcp_server.url}/mcp", bmob_headers(mcp_server)) as client:
+        refused = bmob_error(await client.call_tool("deploy_cloud_function", {"funcName": "hello", "code": code}))
+        assert refused["code"] in (122, 206)
+        assert bmob_error(await client.call_tool("invoke_cloud_function", {"funcName": "hello"}))["code"] == 311
+    async with legacy(f"{mcp_server.url}/mcp", bmob_headers(mcp_server, master=True)) as root:
+        deployed = ok(await root.call_tool("deploy_cloud_function", {"funcName": "hello", "code": code}))
+        assert deployed["msg"] == "ok"
+        broken = bmob_error(await root.call_tool("deploy_cloud_function", {"funcName": "bad", "code": "def ("}))
+        assert broken["code"] == 314
+    async with legacy(f"{mcp_server.url}/mcp", bmob_headers(mcp_server)) as client:
+        assert ok(await client.call_tool("invoke_cloud_function", {"funcName": "hello", "params": '{"name":"li"}'})
+                  ) == {"hi": "li", "user": False}
+        assert bmob_error(await client.call_tool("invoke_cloud_function", {"funcName": "hello", "params": "[1]"})
+                          )["code"] == 107

@@ -159,7 +159,8 @@ BASE: dict[str, dict[str, Any]] = {
     "add_single_data": {"tableName": "Player", "data": {}},
     "update_single_data": {"tableName": "Player", "objectId": FAKE, "data": {}},
     "delete_single_data": {"tableName": "Player", "objectId": FAKE},
-    "get_single_data": {"tableName": "Player", "objectId": FAKE}, "generate_code": {"type": "add"}}
+    "get_single_data": {"tableName": "Player", "objectId": FAKE}, "generate_code": {"type": "add"},
+    "invoke_cloud_function": {"funcName": "nope"}, "deploy_cloud_function": {"funcName": "nope", "code": "x"}}
 SAMPLES: tuple[Any, ...] = (1.5, 7, "text", {"k": 1}, [1], None, True)
 NESTED = [  # resource_query's item schemas: (arguments, what the message must say)
     ({"measures": [{"field": "score", "aggregation": "median"}]}, "`measures.0.aggregation` must be one of"),

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 RESOURCE_TOOLS = {"resource_list", "resource_get", "resource_create", "resource_update", "resource_destroy",
                   "resource_query"}
 BMOB_TOOLS = {"get_project_tables", "create_table", "add_single_data", "update_single_data", "delete_single_data",
-              "generate_code", "get_single_data", "query_data"}
+              "generate_code", "get_single_data", "query_data", "invoke_cloud_function", "deploy_cloud_function"}
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}

@@ -7,11 +7,13 @@ object. Every tool calls one core function; the answers are Bmob's REST answers.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import orjson
 
 from hivebase.core import queries, records, schema, schema_view
+from hivebase.core.fields.date import format_bmob
 from hivebase.core.render import render_row
 from hivebase.errors import InvalidValue, type_of
 from hivebase.mcp import codegen
@@ -86,6 +88,20 @@ async def query_data(call: McpCall, args: dict[str, Any]) -> Any:
     return {"results": result} if isinstance(result, list) else result
 
 
+async def invoke_cloud_function(call: McpCall, args: dict[str, Any]) -> Any:
+    params = json_object(args.get("params", {}), "params")
+    result = await call.hub.functions.invoke(call.app, call.principal, args["funcName"], params)
+    return result if isinstance(result, dict) else {"result": result}
+
+
+async def deploy_cloud_function(call: McpCall, args: dict[str, Any]) -> dict[str, Any]:
+    async def source() -> Any:
+        return args["code"]
+
+    info = await call.hub.functions.deploy(call.app, call.principal, args["funcName"], source)
+    return {"msg": "ok", **{k: (format_bmob(v) if isinstance(v, dt.datetime) else v) for k, v in info.items()}}
+
+
 async def generate_code(call: McpCall, args: dict[str, Any]) -> str:
     kind = args.pop("type")
     language = args.pop("language", "curl")
@@ -139,6 +155,16 @@ TOOLS = (
                       "include": NAMES, "groupby": NAMES, "groupcount": {"type": "boolean"}, "sum": NAMES,
                       "average": NAMES, "max": NAMES, "min": NAMES, "having": JSON_ARG}, ("tableName",)),
              query_data, read_only=True, idempotent=True),
+    ToolSpec("invoke_cloud_function",
+             "Run one of the app's cloud functions with `params` (an object, or its JSON text) as the caller; "
+             "answers the function's JSON result. Example: {\"funcName\":\"hello\",\"params\":{\"name\":\"li\"}}",
+             _schema({"funcName": {"type": "string"}, "params": JSON_ARG}, ("funcName",)), invoke_cloud_function),
+    ToolSpec("deploy_cloud_function",
+             "Deploy or replace a cloud function (master key only): `code` is Python source defining "
+             "main(ctx), which gets ctx.params and ctx.user and returns JSON. Example: {\"funcName\":\"hello\","
+             "\"code\":\"def main(ctx):\\n    return {'hi': ctx.params.get('name')}\"}",
+             _schema({"funcName": {"type": "string"}, "code": {"type": "string"}}, ("funcName", "code")),
+             deploy_cloud_function, idempotent=True),
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hivebase.core import resources
+from hivebase.core.query.dates import parse_timezone
 from hivebase.mcp.context import McpCall
 from hivebase.mcp.packages import Package, Run, ToolSpec
 
@@ -60,9 +61,24 @@ FILTER_HELP = ('filter: {"status":"open","amount":{"$gt":10},"author.name":{"$in
                "$between …, combine with $and/$or.")
 
 
-def _core(fn: Any) -> Run:
+def _core(fn: Any, *, zoned: bool = True) -> Run:
+    """The tool as one core call; ``x-timezone`` (e.g. ``+08:00``) sets the day boundaries of date filters."""
+
     async def run(call: McpCall, args: dict[str, Any]) -> Any:
-        return await fn(call.app, call.principal, args)
+        if not zoned:
+            return await fn(call.app, call.principal, args)
+        return await fn(call.app, call.principal, args, tz_offset_minutes=parse_timezone(call.timezone))
+
+    return run
+
+
+def _query_tool() -> Run:
+    """``resource_query`` takes its own ``timezone`` argument; the header stands in when it is absent."""
+
+    async def run(call: McpCall, args: dict[str, Any]) -> Any:
+        if "timezone" not in args and call.timezone is not None:
+            args = {**args, "timezone": call.timezone}
+        return await resources.resource_query(call.app, call.principal, args)
 
     return run
 
@@ -81,7 +97,7 @@ TOOLS = (
              "Create a row from `values` (field → value; unknown fields are refused): {data: the new row}. "
              "whitelist/blacklist limit which fields may be written. Example: {\"resource\":\"orders\","
              "\"values\":{\"title\":\"A\",\"amount\":3}}",
-             CREATE, _core(resources.resource_create)),
+             CREATE, _core(resources.resource_create, zoned=False)),
     ToolSpec("resource_update",
              "Update the rows chosen by filterByTk and/or filter (one is required) with `values`, all or nothing. "
              "Example: {\"resource\":\"orders\",\"filterByTk\":\"a1b2\",\"values\":{\"status\":\"paid\"}}",
@@ -96,7 +112,7 @@ TOOLS = (
              "be a path through associations (\"author.name\"). Example: {\"resource\":\"orders\",\"measures\":"
              "[{\"field\":\"amount\",\"aggregation\":\"sum\",\"alias\":\"total\"}],\"dimensions\":[{\"field\":"
              "\"status\"}]}",
-             QUERY, _core(resources.resource_query), read_only=True, idempotent=True),
+             QUERY, _query_tool(), read_only=True, idempotent=True),
 )
 
 
