@@ -22,12 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hivebase.core import records
 from hivebase.core.access import current_user
 from hivebase.core.apps import App
-from hivebase.core.fields.pointer import check_object_id
 from hivebase.core.model import USER_TABLE, FieldDef, TableDef
 from hivebase.core.principals import Principal
 from hivebase.core.query.filter import parse_filter
 from hivebase.core.query.ir import Cmp, Const, InSubquery, Path, Pred, RelatedTo, Select, SubQuery, conj
-from hivebase.core.query.nocobase_params import by_key, names, parse_target
+from hivebase.core.query.nocobase_params import by_key, names, object_key, parse_target
 from hivebase.core.query.paths import field_of
 from hivebase.core.reads import compiler_for
 from hivebase.core.roles import held
@@ -118,16 +117,7 @@ def _source_id(value: Any, name: str) -> str:
     if value is None or value == "":
         raise InvalidQuery(f"`sourceId` is required for the association resource `{_shown(name)}`: the "
                            f"objectId of the `{_shown(name.split('.')[0])}` row", field="sourceId")
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeMismatch(None, "sourceId", "an objectId (string or number)", type_of(value))
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise InvalidValue(f"`sourceId`: {value!r} is not a valid objectId", field="sourceId")
-        value = int(value)
-    text = str(value)
-    if not check_object_id(text):
-        raise InvalidValue(f"`sourceId`: {_shown(text)!r} is not a valid objectId", field="sourceId")
-    return text
+    return object_key(value, "sourceId")
 
 
 async def _association(app: App, name: str, source: TableDef, assoc: str, source_id: str) -> Resource:

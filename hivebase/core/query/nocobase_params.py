@@ -101,16 +101,20 @@ def by_key(table: TableDef, tk: Any) -> Pred:
 
 
 def _key(value: Any) -> str:
+    return object_key(value, "filterByTk", "an objectId (string or number) or a list of them")
+
+
+def object_key(value: Any, name: str, expected: str = "an objectId (string or number)") -> str:
+    """A row key as NocoBase callers send it (a string, or a whole number) → its objectId text."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeMismatch(None, "filterByTk", "an objectId (string or number) or a list of them",
-                           type_of(value))
+        raise TypeMismatch(None, name, expected, type_of(value))
     if isinstance(value, float):
         if not value.is_integer():
-            raise InvalidValue(f"`filterByTk`: {value!r} is not a valid key", field="filterByTk")
+            raise InvalidValue(f"`{name}`: {value!r} is not a valid objectId", field=name)
         value = int(value)
     text = str(value)
     if not check_object_id(text):
-        raise InvalidValue(f"`filterByTk`: {text[:80]!r} is not a valid objectId", field="filterByTk")
+        raise InvalidValue(f"`{name}`: {text[:64]!r} is not a valid objectId", field=name)
     return text
 
 
