@@ -81,7 +81,7 @@ def server(data_dir: Path, port: int) -> Any:
                 if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
                     break
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -109,6 +109,12 @@ async def measure(open_worker: Open, seconds: float, concurrency: int) -> tuple[
 
     await asyncio.gather(*(worker(n) for n in range(concurrency)))
     return ops, latencies
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``), to tell server cost from client cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def checked(result: Any) -> None:
@@ -172,17 +178,19 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         settings = Settings(data_dir=data_dir)
         data = asyncio.run(prepare(settings))
-        with server(data_dir, free_port()) as url:
+        with server(data_dir, free_port()) as (url, pid):
             table = Table(title=f"hivebase over HTTP, SQLite, {opts.concurrency} clients × {opts.seconds:g} s "
                                 f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                                 f"{dt.date.today()})")
-            for col in ("operation", "req/s", "p50 ms", "p99 ms"):
+            for col in ("operation", "req/s", "p50 ms", "p99 ms", "server CPU ms/req"):
                 table.add_column(col, justify="left" if col == "operation" else "right")
             for name, opened in scenarios(url, data).items():
+                before = cpu_seconds(pid)
                 ops, lat = asyncio.run(measure(opened, opts.seconds, opts.concurrency))
+                used = cpu_seconds(pid) - before  # includes the sessions' set-up, spread over the requests
                 lat.sort()
                 table.add_row(name, f"{ops / opts.seconds:,.0f}", f"{lat[len(lat) // 2] * 1000:.2f}",
-                              f"{lat[int(len(lat) * 0.99)] * 1000:.2f}")
+                              f"{lat[int(len(lat) * 0.99)] * 1000:.2f}", f"{used / max(ops, 1) * 1000:.2f}")
             console.print(table)
 
 
