@@ -9,6 +9,7 @@ break out of the printed command. Only the REST API key is ever printed: there i
 from __future__ import annotations
 
 import json
+import mimetypes
 import re
 import shlex
 from collections.abc import Mapping
@@ -53,14 +54,6 @@ MAX_WHERE = 8 * 1024  # bytes of `where`: it travels in the request line
 BASE_URL = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&()*+,;=:@/-]*)?")
 HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,1024}")
 DIGITS = re.compile(r"[0-9]{1,19}")
-MIME_BY_EXTENSION = {
-    "txt": "text/plain", "csv": "text/csv", "html": "text/html", "htm": "text/html", "css": "text/css",
-    "js": "text/javascript", "json": "application/json", "xml": "application/xml", "pdf": "application/pdf",
-    "zip": "application/zip", "gz": "application/gzip", "png": "image/png", "jpg": "image/jpeg",
-    "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp", "svg": "image/svg+xml", "bmp": "image/bmp",
-    "ico": "image/x-icon", "mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "video/mp4", "webm": "video/webm",
-    "mov": "video/quicktime", "md": "text/markdown",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +150,8 @@ def plan(kind: str, args: Mapping[str, Any]) -> Request:
     name = check_file_name(v["fileName"])
     ctype = _given(args, "content_Type")
     if ctype is None:
-        ctype = MIME_BY_EXTENSION.get(name.rsplit(".", 1)[-1].lower() if "." in name else "", DEFAULT_TYPE)
+        kind, encoding = mimetypes.guess_type(name, strict=False)  # a compressed file is sent as it is stored
+        ctype = ("application/gzip" if encoding == "gzip" else DEFAULT_TYPE) if encoding else kind or DEFAULT_TYPE
     return Request("POST", f"/2/files/{quote(name, safe='')}", upload=(name, check_type(_text("content_Type", ctype))))
 
 
