@@ -1,7 +1,7 @@
 """Builds the ASGI app: settings, the core (a ``Hub``) and the doors — the only module that wires layers.
 
 Doors: ``GET /health``; the Bmob REST API at ``/1`` (and Parse's ``/parse``), files at ``/2``; the MCP
-endpoints (``/api/mcp``, ``/api/__app/<app>/mcp``, ``/mcp``).
+endpoints (``/api/mcp``, ``/api/__app/<app>/mcp``, ``/mcp``) and each app's OAuth authorization server.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hivebase.config import Settings, load_settings
 from hivebase.core.hub import Hub
 from hivebase.mcp.tools import registry
 from hivebase.mcp.transports import McpDoor
+from hivebase.oauth.routes import OAuthDoor
 from hivebase.rest.bmob import files as bmob_files
 from hivebase.rest.bmob import routes as bmob_routes
 from hivebase.rest.common import ORJSONResponse
@@ -45,6 +46,7 @@ def build_app(settings: Settings | None = None) -> Starlette:
     mcp = McpDoor(settings, registry())
     app = Starlette(routes=[Route("/health", health, methods=["GET"]),
                             *mcp.routes(),
+                            *OAuthDoor().routes(),
                             Mount("/1", routes=bmob_routes.with_openapi(bmob, "/1")),
                             Mount("/parse", routes=bmob),
                             Mount("/2", routes=bmob_files.routes())], lifespan=lifespan)

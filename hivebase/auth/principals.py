@@ -1,14 +1,15 @@
 """Who is calling, from whatever credentials a door received: the one translation every door shares.
 
-Precedence: the master key (root); else an API key (its user, in the key's role — ``x-role`` cannot
-change it); else a session token (its user, in the ``x-role`` they asked for if they hold it, else their
-default role); else the REST API key alone (a client in the ``anonymous`` role); else nobody. Any
-credential that is present must be valid: a wrong one is never ignored in favour of a weaker one.
+Precedence: the master key (root); else an OAuth access token (its user); else an API key (its user, in
+the key's role — ``x-role`` cannot change it); else a session token (its user, in the ``x-role`` they asked
+for if they hold it, else their default role); else the REST API key alone (a client in the ``anonymous``
+role); else nobody. Any credential that is present must be valid: a wrong one is never ignored in favour of
+a weaker one.
 """
 
 from __future__ import annotations
 
-from hivebase.core import keys, sessions, users
+from hivebase.core import keys, oauth, sessions, users
 from hivebase.core.apps import App, AppRegistry
 from hivebase.core.policy import ANONYMOUS
 from hivebase.core.principals import Principal
@@ -44,14 +45,20 @@ async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: s
 
 async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None, rest_key: str | None = None,
                   session_token: str | None = None, api_key: str | None = None, role: str | None = None,
-                  via: str = "") -> Principal:
-    """The principal of a call to ``app``; ``role`` is the ``x-role`` header, if any."""
+                  oauth_token: str | None = None, oauth_scope: str | None = None, via: str = "") -> Principal:
+    """The principal of a call to ``app``; ``role`` is the ``x-role`` header, if any. An OAuth access token
+    acts as its user (``x-role`` among their roles) and must carry ``oauth_scope`` when one is required."""
     role = role.strip() or None if role is not None else None
     if master_key is not None:
         await _app_key(apps, app, master_key, "master")
         return Principal("root", app=app.name, role="root", via=via, credential="master")
     if rest_key is not None:
         await _app_key(apps, app, rest_key, "rest")
+    if oauth_token is not None:
+        access = await oauth.check_access(app, oauth_token)
+        if oauth_scope is not None and oauth_scope not in access.scopes:
+            raise PermissionDenied(f"this access token lacks the `{oauth_scope}` scope", reason="insufficient_scope")
+        return await _user(app, access.user_id, role, False, access.token_id, via, "oauth")
     if api_key is not None:
         grant = await keys.check(app, api_key)
         return await _user(app, grant.user_id, grant.role, True, grant.id, via, "api_key")

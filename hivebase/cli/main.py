@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from hivebase.cli import apps, keys, mcp, roles, serve, sms, tables, users
+from hivebase.cli import apps, keys, mcp, oauth, roles, serve, sms, tables, users
 from hivebase.cli.context import UsageError
 from hivebase.cli.output import print_json
 
@@ -26,6 +26,7 @@ cli.add_typer(users.cli, name="user")
 cli.add_typer(roles.cli, name="role")
 cli.add_typer(keys.cli, name="key")
 cli.add_typer(sms.cli, name="sms")
+cli.add_typer(oauth.cli, name="oauth")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from hivebase.core.fields.base import JSONType, UTCDateTime
 from hivebase.core.functions.tables import add_function_tables
 from hivebase.core.identity_tables import add_identity_tables
 from hivebase.core.model import BUILTIN_FIELDS, FieldDef, IndexDef, TableDef
+from hivebase.core.oauth_tables import add_oauth_tables
 from hivebase.core.policy import Policy, load_policy
 from hivebase.core.storage.tables import add_file_tables
 from hivebase.db.ddl import short_name
@@ -64,6 +65,7 @@ def system_tables(schema: str | None) -> sa.MetaData:
              sa.Column("key", sa.String(64), primary_key=True),
              sa.Column("value", sa.BigInteger, nullable=False))
     add_identity_tables(md)
+    add_oauth_tables(md)
     add_file_tables(md)
     add_function_tables(md)
     return md

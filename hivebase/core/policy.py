@@ -46,9 +46,15 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "clientSchemaChanges": (True, bool, "clients holding only the REST API key may create tables and add fields"),
     "sessionDays": (7, int, "days a session token stays valid (1-3650)"),
     "passwordMinLength": (6, int, "shortest password accepted (1-128)"),
+    "oauthRegistration": ("open", str, "OAuth dynamic client registration: open, loopback (only redirect URIs on "
+                          "127.0.0.1, localhost or [::1]) or off"),
+    "oauthAccessSeconds": (3600, int, "seconds an OAuth access token stays valid (60-86400)"),
+    "oauthRefreshDays": (30, int, "days an OAuth refresh token stays valid after its last use (1-365)"),
 }
 SETTINGS_DEFAULTS: dict[str, Any] = {k: v[0] for k, v in SETTINGS.items()}
-SETTING_RANGES = {"sessionDays": (1, 3650), "passwordMinLength": (1, 128)}
+SETTING_RANGES = {"sessionDays": (1, 3650), "passwordMinLength": (1, 128), "oauthAccessSeconds": (60, 86400),
+                  "oauthRefreshDays": (1, 365)}
+SETTING_CHOICES: dict[str, tuple[str, ...]] = {"oauthRegistration": ("open", "loopback", "off")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +182,11 @@ def check_setting(key: Any, value: Any) -> tuple[str, Any]:
                            reason="setting")
     kind = SETTINGS[key][1]
     if type(value) is not kind:
-        raise InvalidValue(f"`{key}` must be {'true or false' if kind is bool else 'an integer'}, received "
-                           f"{type_of(value)}", field=key, reason="setting")
+        expected = {bool: "true or false", int: "an integer", str: "a string"}[kind]
+        raise InvalidValue(f"`{key}` must be {expected}, received {type_of(value)}", field=key, reason="setting")
+    choices = SETTING_CHOICES.get(key)
+    if choices is not None and value not in choices:
+        raise InvalidValue(f"`{key}` must be one of {', '.join(choices)}", field=key, reason="setting")
     low, high = SETTING_RANGES.get(key, (None, None))
     if low is not None and not low <= value <= high:
         raise InvalidValue(f"`{key}` must be between {low} and {high}", field=key, reason="setting")

@@ -57,6 +57,11 @@ class Vault:
     def __init__(self, secret: str) -> None:
         digest = hashlib.sha256(secret.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._mac_key = hashlib.sha256(b"mac\0" + secret.encode()).digest()
+
+    def mac(self, purpose: str, value: str) -> str:
+        """A tag only this server (any of its processes) can make, e.g. a form's CSRF token."""
+        return hmac.new(self._mac_key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
 
     def seal(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()

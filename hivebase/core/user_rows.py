@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import keys, passwords, roles, sessions
+from hivebase.core import keys, oauth_tokens, passwords, roles, sessions
 from hivebase.core.apps import App
 from hivebase.core.model import USER_TABLE
 from hivebase.core.policy import MEMBER
@@ -90,3 +90,4 @@ async def after_delete(conn: AsyncConnection, app: App, user_id: str) -> None:
     await sessions.revoke_all(conn, app, user_id)
     await keys.forget_user(conn, app, user_id)
     await roles.forget_user(conn, app, user_id)
+    await oauth_tokens.forget_user(conn, app, user_id)

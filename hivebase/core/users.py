@@ -101,6 +101,14 @@ async def sign_up(app: App, principal: Principal, data: Any) -> dict[str, Any]:
 
 async def log_in(app: App, principal: Principal, username: Any, password: Any) -> dict[str, Any]:
     """The user's row plus a new ``sessionToken``; a wrong name or password fail alike, in equal time."""
+    user_id = await check_password(app, principal, username, password)
+    async with app.db.write() as conn:
+        return await _signed_in(conn, app, principal, user_id)
+
+
+async def check_password(app: App, principal: Principal, username: Any, password: Any) -> str:
+    """The objectId of the user these credentials prove (no session is made: the OAuth consent page signs
+    in this way); the same brake on repeated failures as ``log_in``."""
     access.require_caller(app, principal)
     username = _text(username, "username", "login_required")
     password = _text(password, "password", "login_required")
@@ -116,8 +124,7 @@ async def log_in(app: App, principal: Principal, username: Any, password: Any) -
     if not ok or user_id is None:
         _failures.record(key)
         raise Unauthorized("username or password is incorrect", reason="login")
-    async with app.db.write() as conn:
-        return await _signed_in(conn, app, principal, user_id)
+    return user_id
 
 
 async def phone_sign_in(app: App, principal: Principal, sms: SmsCodes, phone: Any, code: Any,

@@ -29,6 +29,8 @@ from hivebase.rest.common import ORJSONResponse
 
 MAX_CREDENTIAL = 200
 SCOPES = "mcp offline_access"
+OAUTH_PREFIX = "hbo_"  # an OAuth access token; API keys start with hbk_
+MESSAGES_RESOURCE = "/mcp"  # legacy SSE messages belong to the /mcp resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +68,17 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _challenge(hub: Hub, request: Request, endpoint: Endpoint) -> Response:
+def _challenge(hub: Hub, request: Request, endpoint: Endpoint, error: str = "") -> Response:
+    """401 with the challenge that leads an OAuth client to this endpoint's protected-resource metadata."""
+    path = MESSAGES_RESOURCE if request.url.path.startswith("/mcp/") else request.url.path
+    metadata = f"{base_url(hub, request)}/.well-known/oauth-protected-resource{path}"
+    extra = f', error="{error}"' if error else ""
+    headers = {"WWW-Authenticate": f'Bearer resource_metadata="{metadata}", scope="{SCOPES}"{extra}'}
     if endpoint.kind == "bmob":
-        return ORJSONResponse(bmob.UNAUTHORIZED, status_code=401)
-    root = base_url(hub, request)
-    metadata = f"{root}/.well-known/oauth-protected-resource{request.url.path}"
-    return ORJSONResponse({"errors": [{"message": "unauthorized: send `Authorization: Bearer <API key>` or the "
-                                                  "app's Bmob headers"}]},
-                          status_code=401,
-                          headers={"WWW-Authenticate": f'Bearer resource_metadata="{metadata}", scope="{SCOPES}"'})
+        return ORJSONResponse(bmob.UNAUTHORIZED, status_code=401, headers=headers)
+    return ORJSONResponse({"errors": [{"message": "unauthorized: send `Authorization: Bearer <API key or access "
+                                                  "token>` or the app's Bmob headers"}]},
+                          status_code=401, headers=headers)
 
 
 def _refusal(exc: HivebaseError, endpoint: Endpoint) -> Response:
@@ -113,29 +117,35 @@ def fingerprint(app: App, *secrets: str | None) -> str:
 async def authenticate(hub: Hub, request: Request, endpoint: Endpoint) -> McpCall:
     """The call's context, with ``scope["user"]`` set to the credential's fingerprint (the SDK binds
     sessions to it); raises ``Refused`` with the dialect's answer when the credentials do not hold."""
-    api_key = _bearer(request)
+    bearer = _bearer(request)
+    oauth_token = bearer if bearer is not None and bearer.startswith(OAUTH_PREFIX) else None
+    api_key = None if oauth_token is not None else bearer
     app_id = _bmob_header(request, "application-id")
     master, rest = _bmob_header(request, "master-key"), _bmob_header(request, "rest-api-key")
     session = _bmob_header(request, "session-token")
-    if any(v is not None and len(v) > MAX_CREDENTIAL for v in (api_key, master, rest, session)):
+    if any(v is not None and len(v) > MAX_CREDENTIAL for v in (bearer, master, rest, session)):
         raise Refused(_challenge(hub, request, endpoint))
-    if api_key is None and not (app_id and (master or rest)):
+    if bearer is None and not (app_id and (master or rest)):
         raise Refused(_challenge(hub, request, endpoint))
     try:
-        app = await _app(hub, request, endpoint, app_id, api_key)
+        app = await _app(hub, request, endpoint, app_id, bearer)
         principal = await resolve(hub.apps, app, master_key=master, rest_key=None if master else rest,
-                                  api_key=api_key, session_token=session, role=request.headers.get("x-role"),
-                                  via="mcp")
+                                  api_key=api_key, oauth_token=oauth_token, oauth_scope="mcp",
+                                  session_token=session, role=request.headers.get("x-role"), via="mcp")
     except Unauthorized:
-        raise Refused(_challenge(hub, request, endpoint)) from None
+        raise Refused(_challenge(hub, request, endpoint, "invalid_token" if bearer else "")) from None
     except NotFound as exc:  # an app named in the path that does not exist
         raise Refused(_refusal(exc, endpoint)) from None
-    except PermissionDenied as exc:  # e.g. an x-role the user does not hold
-        raise Refused(_refusal(exc, endpoint)) from None
+    except PermissionDenied as exc:  # e.g. an x-role the user does not hold, a token without `mcp`
+        refusal = _refusal(exc, endpoint)
+        if exc.reason == "insufficient_scope":
+            refusal.headers["WWW-Authenticate"] = f'Bearer error="insufficient_scope", scope="{SCOPES}"'
+        raise Refused(refusal) from None
     if principal.kind == "nobody":
         raise Refused(_challenge(hub, request, endpoint))
-    token = AccessToken(token="-", client_id=fingerprint(app, api_key, master, rest, session), scopes=[],
-                        subject=principal.user_id)
+    # an OAuth session stays with its user across token refreshes; any other credential is itself the binding
+    binding = ("oauth", principal.user_id) if oauth_token is not None else (api_key, master, rest, session)
+    token = AccessToken(token="-", client_id=fingerprint(app, *binding), scopes=[], subject=principal.user_id)
     request.scope["user"] = AuthenticatedUser(token)
     return McpCall(hub=hub, app=app, principal=principal, base_url=base_url(hub, request),
                    defaults=endpoint.defaults, packages_header=request.headers.get("x-mcp-packages"),

@@ -24,6 +24,8 @@ from tests.conftest import PG_URL, drop_prefixed_schemas
 
 SCRIPT = Path(sys.executable).with_name("hivebase")  # the console script installed beside this interpreter
 
+OAUTH_DEFAULTS = {"oauthRegistration": "open", "oauthAccessSeconds": 3600, "oauthRefreshDays": 30}
+
 
 class Cli:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
@@ -107,7 +109,7 @@ def test_init_admin_and_access_commands(backend: str, tmp_path: Path) -> None:
         assert ok(held) == {"userId": row["objectId"], "username": "admin", "roles": ["admin", "root"],
                             "defaultRole": "admin"}
         assert ok(config) == {"app": "main", "settings": {"clientSchemaChanges": True, "sessionDays": 7,
-                                                          "passwordMinLength": 6}}
+                                                          "passwordMinLength": 6, **OAUTH_DEFAULTS}}
         granted = asyncio.run(principal_of(settings, api_key))
         assert isinstance(granted, Principal), granted
         assert (granted.kind, granted.role, granted.user_id) == ("user", "admin", row["objectId"])
@@ -147,7 +149,8 @@ def test_init_admin_and_access_commands(backend: str, tmp_path: Path) -> None:
         assert reset["userId"] == alice["objectId"] and reset["passwordChanged"] is True
         assert len(reset["password"]) >= 20 and reset["password"] != first_password
         assert cli.json("app", "config", "--set", "sessionDays=30", "--set", "clientSchemaChanges=false") == {
-            "app": "main", "settings": {"clientSchemaChanges": False, "sessionDays": 30, "passwordMinLength": 6}}
+            "app": "main", "settings": {"clientSchemaChanges": False, "sessionDays": 30, "passwordMinLength": 6,
+                                        **OAUTH_DEFAULTS}}
         assert cli.json("key", "revoke", made["id"]) == {"app": "main", "id": made["id"], "revoked": True}
         assert cli.json("role", "revoke", "admin", "--user", "bob")["roles"] == ["member"]  # bob's key dies
         assert cli.json("role", "delete", "editor", "--yes") == {"app": "main", "role": "editor", "deleted": True}

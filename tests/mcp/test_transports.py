@@ -114,6 +114,7 @@ async def test_missing_and_wrong_credentials(mcp_server: Server) -> None:
     async with httpx.AsyncClient(base_url=mcp_server.url, headers=ACCEPT) as http:
         r = await http.post("/mcp", json=INIT)
         assert r.status_code == 401 and r.json() == {"error": "unauthorized"}
+        assert "/.well-known/oauth-protected-resource/mcp" in r.headers["www-authenticate"]
         r = await http.get("/mcp", headers={"Accept": "text/event-stream"})
         assert r.status_code == 401 and r.json() == {"error": "unauthorized"}
         for path in ("/api/mcp", "/api/__app/other/mcp"):
