@@ -217,3 +217,38 @@ async def test_operator_lists_and_revokes_with_the_cli(mcp_server: Server) -> No
                                                     storage.client.client_id,
                                                     "refresh_token": storage.tokens.refresh_token})
         assert again.status_code == 400  # the family went with it
+
+
+async def manual_token(http: httpx.AsyncClient, scope: str) -> str:
+    """Register, authorize with ``scope``, sign in as `agent` and exchange: an access token."""
+    info = (await http.post("/api/register", json={"redirect_uris": [REDIRECT], "client_name": "manual",
+                                                   "scope": "mcp offline_access"})).json()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    start = await http.get("/api/authorize", params={
+        "response_type": "code", "client_id": info["client_id"], "redirect_uri": REDIRECT, "state": "s",
+        "code_challenge": challenge, "code_challenge_method": "S256", "scope": scope})
+    page = await http.get(start.headers["location"])
+    done = await http.post(str(page.url), data={**form_fields(page.text), "username": "agent",
+                                                "password": PASSWORD, "decision": "approve"})
+    code = parse_qs(urlsplit(done.headers["location"]).query)["code"][0]
+    tokens = await http.post("/api/token", data={"grant_type": "authorization_code", "code": code,
+                                                 "redirect_uri": REDIRECT, "client_id": info["client_id"],
+                                                 "code_verifier": verifier})
+    return str(tokens.json()["access_token"])
+
+
+async def test_scope_and_role_of_a_token(mcp_server: Server) -> None:
+    make_key(mcp_server, role="member")
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=mcp_server.url, timeout=30) as http:
+        narrow = await manual_token(http, "offline_access")
+        refused = await http.post("/api/mcp", json=init, headers={**accept, "Authorization": f"Bearer {narrow}"})
+        assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+        token = await manual_token(http, "mcp")
+        bearer = {**accept, "Authorization": f"Bearer {token}"}
+        assert (await http.post("/api/mcp", json=init, headers={**bearer, "x-role": "member"})).status_code == 200
+        assert (await http.post("/api/mcp", json=init, headers={**bearer, "x-role": "admin"})).status_code == 403
+        assert (await http.post("/mcp", json=init, headers=bearer)).status_code == 200  # main app's /mcp too
