@@ -60,8 +60,8 @@ class Settings(BaseSettings):
 
     mcp_stateless: bool = Field(default=False, description="Streamable HTTP without sessions: every POST stands "
                                 "alone (no server-to-client requests).")
-    mcp_json_response: bool = Field(default=False, description="Streamable HTTP answers plain JSON bodies instead "
-                                    "of SSE streams.")
+    mcp_json_response: bool = Field(default=True, description="Streamable HTTP answers each POST with a plain JSON "
+                                    "body; false answers with an SSE stream (costs ~1.7 ms CPU more per call).")
     mcp_session_idle_seconds: float = Field(default=1800, gt=0, le=86400,
                                             description="A stateful MCP session unused this long is closed.")
     mcp_max_sessions: int = Field(default=10_000, ge=1, le=1_000_000,

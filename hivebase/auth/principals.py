@@ -9,6 +9,8 @@ a weaker one.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hivebase.core import keys, oauth, sessions, users
 from hivebase.core.apps import App, AppRegistry
 from hivebase.core.policy import ANONYMOUS
@@ -28,9 +30,9 @@ async def _app_key(apps: AppRegistry, app: App, key: str, kind: str) -> None:
                            reason=f"{kind}_key")
 
 
-async def _user(app: App, user_id: str, role: str | None, fixed: bool, key_id: str, via: str,
-                credential: str) -> Principal:
-    row, held, default = await users.identity(app, user_id)
+def _user(identity: tuple[dict[str, Any] | None, tuple[str, ...], str | None], app: App, user_id: str,
+          role: str | None, fixed: bool, key_id: str, via: str, credential: str) -> Principal:
+    row, held, default = identity
     if row is None:
         raise Unauthorized("the user of these credentials no longer exists", reason="user")
     if role is not None and role not in held:
@@ -58,13 +60,18 @@ async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None,
         access = await oauth.check_access(app, oauth_token)
         if oauth_scope is not None and oauth_scope not in access.scopes:
             raise PermissionDenied(f"this access token lacks the `{oauth_scope}` scope", reason="insufficient_scope")
-        return await _user(app, access.user_id, role, False, access.token_id, via, "oauth")
+        return _user(await users.identity(app, access.user_id), app, access.user_id, role, False,
+                     access.token_id, via, "oauth")
     if api_key is not None:
-        grant = await keys.check(app, api_key)
-        return await _user(app, grant.user_id, grant.role, True, grant.id, via, "api_key")
+        async with app.db.read() as conn:  # the key and its user on one connection
+            grant = await keys.check(app, api_key, conn)
+            found = await users.identity(app, grant.user_id, conn)
+        return _user(found, app, grant.user_id, grant.role, True, grant.id, via, "api_key")
     if session_token is not None:
-        session = await sessions.check(app, session_token)
-        return await _user(app, session.user_id, role, False, session.id, via, "session")
+        async with app.db.read() as conn:
+            session = await sessions.check(app, session_token, conn)
+            found = await users.identity(app, session.user_id, conn)
+        return _user(found, app, session.user_id, role, False, session.id, via, "session")
     if rest_key is not None:
         if role is not None and role != ANONYMOUS:
             raise PermissionDenied(f"a REST API key acts only as `{ANONYMOUS}`, not `{role[:64]}`", reason="role")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,16 @@ def check_app_name(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True, slots=True)
+class _KeyHashes:
+    read_at: float
+    rest: str
+    master: str
+
+    def of(self, kind: str) -> str:
+        return self.rest if kind == "rest" else self.master
+
+
 class AppRegistry:
     """Creates, opens and deletes apps; verifies their keys."""
 
@@ -80,6 +91,10 @@ class AppRegistry:
         self.t_apps = _apps_table(self.system.schema)
         self._open: dict[str, App] = {}
         self._lock = asyncio.Lock()
+        # Key hashes by app name and names by application id, read at most every refresh_seconds: every REST
+        # and MCP call checks a key, and a read per call cost as much as the call's own query.
+        self._keys: dict[str, _KeyHashes] = {}
+        self._names: dict[str, str] = {}
 
     async def bootstrap(self) -> None:
         await self.engines.ensure_schema(self.system)
@@ -144,6 +159,7 @@ class AppRegistry:
             values.update(master_key_hash=hash_key(master), master_key_sealed=self.vault.seal(master))
         async with self.system.write() as conn:
             await conn.execute(sa.update(self.t_apps).where(self.t_apps.c.name == name).values(**values))
+        self._keys.pop(name, None)
         current = await self.credentials(name)
         return Credentials(name, current.application_id, rest or current.rest_api_key,
                            master or current.master_key)
@@ -157,6 +173,8 @@ class AppRegistry:
     async def _forget(self, name: str) -> None:
         async with self._lock:
             self._open.pop(name, None)
+            self._keys.pop(name, None)
+            self._names = {k: v for k, v in self._names.items() if v != name}
             async with self.system.write() as conn:
                 await conn.execute(sa.delete(self.t_apps).where(self.t_apps.c.name == name))
             await self.engines.drop_app(name)
@@ -182,14 +200,33 @@ class AppRegistry:
             return app
 
     async def by_application_id(self, application_id: str) -> App:
-        async with self.system.read() as conn:
-            name = await conn.scalar(sa.select(self.t_apps.c.name)
-                                     .where(self.t_apps.c.application_id == application_id))
-        if name is None:
-            raise NotFound("unknown application id", reason="app")
+        name = self._names.get(application_id)
+        if name is None or name not in self._open or not self._fresh(name):
+            async with self.system.read() as conn:
+                row = (await conn.execute(sa.select(self.t_apps)
+                                          .where(self.t_apps.c.application_id == application_id))).first()
+            if row is None:
+                self._names.pop(application_id, None)
+                raise NotFound("unknown application id", reason="app")
+            name = row.name
+            self._remember(row)
+            self._names[application_id] = name
         return await self.open(name)
 
     async def check_key(self, name: str, key: str, kind: str) -> bool:
-        """Whether ``key`` is the app's current REST API key (``kind='rest'``) or master key."""
-        row = await self._row(name)
-        return same_hash(key, row.rest_key_hash if kind == "rest" else row.master_key_hash)
+        """Whether ``key`` is the app's current REST API key (``kind='rest'``) or master key. Hashes are
+        re-read when older than ``refresh_seconds`` or when the key does not match them, so a rotation in
+        this process acts at once and one in another process within ``refresh_seconds``."""
+        cached = self._keys.get(name)
+        if cached is not None and self._fresh(name) and same_hash(key, cached.of(kind)):
+            return True
+        return same_hash(key, self._remember(await self._row(name)).of(kind))
+
+    def _fresh(self, name: str) -> bool:
+        cached = self._keys.get(name)
+        return cached is not None and time.monotonic() - cached.read_at < self.refresh_seconds
+
+    def _remember(self, row: Any) -> _KeyHashes:
+        hashes = _KeyHashes(time.monotonic(), row.rest_key_hash, row.master_key_hash)
+        self._keys[row.name] = hashes
+        return hashes

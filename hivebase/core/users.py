@@ -193,13 +193,15 @@ async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, c
         await sessions.revoke_all(conn, app, user_id)
 
 
-async def identity(app: App, user_id: str) -> tuple[dict[str, Any] | None, tuple[str, ...], str | None]:
-    """A credential's user: their row (None when deleted), the roles they hold and the default one."""
+async def identity(app: App, user_id: str, conn: AsyncConnection | None = None
+                   ) -> tuple[dict[str, Any] | None, tuple[str, ...], str | None]:
+    """A credential's user: their row (None when deleted), the roles they hold and the default one; on
+    ``conn`` when the credential was just checked on it (one connection per call, not two)."""
     await app.catalog.table(USER_TABLE)
     t = app.catalog.get(USER_TABLE).table
-    async with app.db.read() as conn:
-        row = (await conn.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
-        held, default = await roles.held(conn, app, user_id)
+    async with app.db.read_on(conn) as c:
+        row = (await c.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
+        held, default = await roles.held(c, app, user_id)
     return (dict(row) if row is not None else None), held, default
 
 

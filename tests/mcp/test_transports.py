@@ -78,8 +78,8 @@ async def test_legacy_sse_session_with_bmob_headers(mcp_server: Server) -> None:
         assert err["code"] == 105 and "nickname" in err["error"]
 
 
-@pytest.mark.parametrize("changes", [{"mcp_stateless": True}, {"mcp_json_response": True},
-                                     {"mcp_stateless": True, "mcp_json_response": True}])
+@pytest.mark.parametrize("changes", [{"mcp_stateless": True}, {"mcp_json_response": False},
+                                     {"mcp_stateless": True, "mcp_json_response": False}])
 def test_stateless_and_json_modes(settings: Settings, changes: dict[str, bool]) -> None:
     with serving(settings, **changes) as server:
         key = make_key(server)
@@ -92,8 +92,8 @@ def test_stateless_and_json_modes(settings: Settings, changes: dict[str, bool]) 
                 r = await http.post("/api/mcp", json=INIT)
                 assert r.status_code == 200
                 assert ("mcp-session-id" in r.headers) is not changes.get("mcp_stateless", False)
-                if changes.get("mcp_json_response"):
-                    assert r.headers["content-type"].startswith("application/json")
+                framing = "application/json" if changes.get("mcp_json_response", True) else "text/event-stream"
+                assert r.headers["content-type"].startswith(framing)
 
         anyio.run(check)
 
