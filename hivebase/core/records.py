@@ -106,8 +106,10 @@ def _scoped(app: App, principal: Principal, action: access.Action, tdef: TableDe
     scope = access.row_scope(app, principal, action, tdef.name)
     if isinstance(scope, ir.Const) and scope.value:
         return cond
-    ids = compiler_for(app, principal, action, tdef.name).rows(
-        ir.Select(tdef.name, limit=None, keys=["objectId"])).stmt
+    # the id inside the sub-select too, so that it reads one row by key rather than the whole table
+    ids = compiler_for(app, principal, action, tdef.name).rows(ir.Select(
+        tdef.name, where=ir.Cmp(ir.Path(tdef.fields["objectId"]), "eq", object_id), limit=None,
+        keys=["objectId"])).stmt
     return sa.and_(cond, t.c.objectId.in_(sa.select(ids.subquery().c[0])))
 
 
