@@ -9,8 +9,6 @@ a weaker one.
 
 from __future__ import annotations
 
-from typing import Any
-
 from hivebase.core import keys, oauth, sessions, users
 from hivebase.core.apps import App, AppRegistry
 from hivebase.core.policy import ANONYMOUS
@@ -30,7 +28,7 @@ async def _app_key(apps: AppRegistry, app: App, key: str, kind: str) -> None:
                            reason=f"{kind}_key")
 
 
-def _user(identity: tuple[dict[str, Any] | None, tuple[str, ...], str | None], app: App, user_id: str,
+def _user(identity: users.Identity, app: App, user_id: str,
           role: str | None, fixed: bool, key_id: str, via: str, credential: str) -> Principal:
     row, held, default = identity
     if row is None:
@@ -63,15 +61,15 @@ async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None,
         return _user(await users.identity(app, access.user_id), app, access.user_id, role, False,
                      access.token_id, via, "oauth")
     if api_key is not None:
-        async with app.db.read() as conn:  # the key and its user on one connection
-            grant = await keys.check(app, api_key, conn)
-            found = await users.identity(app, grant.user_id, conn)
-        return _user(found, app, grant.user_id, grant.role, True, grant.id, via, "api_key")
+        key, found = await users.identity_of(app, keys.live(app, api_key))
+        if key is None:
+            raise Unauthorized(keys.INVALID, reason="api_key")
+        return _user(found, app, key["user_id"], key["role"], True, key["id"], via, "api_key")
     if session_token is not None:
-        async with app.db.read() as conn:
-            session = await sessions.check(app, session_token, conn)
-            found = await users.identity(app, session.user_id, conn)
-        return _user(found, app, session.user_id, role, False, session.id, via, "session")
+        session, found = await users.identity_of(app, sessions.live(app, session_token))
+        if session is None:
+            raise Unauthorized(sessions.INVALID, reason="session")
+        return _user(found, app, session["user_id"], role, False, session["id"], via, "session")
     if rest_key is not None:
         if role is not None and role != ANONYMOUS:
             raise PermissionDenied(f"a REST API key acts only as `{ANONYMOUS}`, not `{role[:64]}`", reason="role")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hivebase.core.access import require_caller
 from hivebase.core.apps import App
@@ -105,20 +104,27 @@ async def revoke(app: App, principal: Principal, key_id: Any) -> None:
         await conn.execute(sa.delete(t).where(t.c.id == key_id))
 
 
-async def check(app: App, secret: Any, conn: AsyncConnection | None = None) -> KeyGrant:
-    """The grant of a live key whose user still holds its role; anything else is Unauthorized."""
-    fail = Unauthorized("the API key is invalid, expired or revoked", reason="api_key")
+INVALID = "the API key is invalid, expired or revoked"
+
+
+def live(app: App, secret: Any) -> sa.Select[Any]:
+    """The statement selecting the live key ``secret`` (id, user_id, role) whose user still holds its role;
+    a malformed secret is Unauthorized before any statement."""
     if not isinstance(secret, str) or not secret.startswith(PREFIX) or len(secret) > MAX_KEY:
-        raise fail
+        raise Unauthorized(INVALID, reason="api_key")
     t = app.catalog.system("_hb_api_keys")
     memberships = app.catalog.system("_hb_user_roles")
-    stmt = (sa.select(t.c.id, t.c.user_id, t.c.role)
+    return (sa.select(t.c.id, t.c.user_id, t.c.role)
             .join(memberships, sa.and_(memberships.c.user_id == t.c.user_id, memberships.c.role == t.c.role))
             .where(t.c.key_hash == hash_key(secret), sa.or_(t.c.expires_at.is_(None), t.c.expires_at > now())))
-    async with app.db.read_on(conn) as c:
-        row = (await c.execute(stmt)).first()
+
+
+async def check(app: App, secret: Any) -> KeyGrant:
+    """The grant of a live key whose user still holds its role; anything else is Unauthorized."""
+    async with app.db.read() as conn:
+        row = (await conn.execute(live(app, secret))).first()
     if row is None:
-        raise fail
+        raise Unauthorized(INVALID, reason="api_key")
     return KeyGrant(row.id, row.user_id, row.role)
 
 

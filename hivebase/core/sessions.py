@@ -45,16 +45,23 @@ async def issue(conn: AsyncConnection, app: App, user_id: str, via: str = "") ->
     return session, token
 
 
-async def check(app: App, token: Any, conn: AsyncConnection | None = None) -> Session:
-    """The live session of ``token``; expired, revoked and unknown tokens fail alike."""
+INVALID = "the session token is invalid or expired; log in again"
+
+
+def live(app: App, token: Any) -> sa.Select[Any]:
+    """The statement selecting the live session of ``token``; a malformed token is Unauthorized at once."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
-        raise Unauthorized("the session token is invalid or expired; log in again", reason="session")
+        raise Unauthorized(INVALID, reason="session")
     t = app.catalog.system("_hb_sessions")
-    async with app.db.read_on(conn) as c:
-        row = (await c.execute(sa.select(t).where(t.c.token_hash == hash_key(token),
-                                                  t.c.expires_at > now()))).mappings().first()
+    return sa.select(t).where(t.c.token_hash == hash_key(token), t.c.expires_at > now())
+
+
+async def check(app: App, token: Any) -> Session:
+    """The live session of ``token``; expired, revoked and unknown tokens fail alike."""
+    async with app.db.read() as conn:
+        row = (await conn.execute(live(app, token))).mappings().first()
     if row is None:
-        raise Unauthorized("the session token is invalid or expired; log in again", reason="session")
+        raise Unauthorized(INVALID, reason="session")
     return Session(row["id"], row["user_id"], row["created_at"], row["expires_at"], row["via"])
 
 

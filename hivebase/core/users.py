@@ -161,7 +161,8 @@ async def phone_sign_in_or_up(app: App, principal: Principal, sms: SmsCodes, pho
 
 
 async def change_password(app: App, principal: Principal, user_id: Any, old: Any, new: Any) -> None:
-    """The user (with the old password) or root (without) sets a new one; the user's other sessions end."""
+    """The user (with the old password) or root (without) sets a new one; the user's other sessions and all
+    their OAuth tokens end."""
     p = access.require_caller(app, principal)
     if not p.is_root and p.user_id != user_id:
         raise PermissionDenied("only the user themself may change their password", reason="owner")
@@ -174,12 +175,11 @@ async def change_password(app: App, principal: Principal, user_id: Any, old: Any
         if not p.is_root and not (isinstance(old, str) and await passwords.verify(conn, app, user_id, old)):
             raise InvalidValue("the old password is wrong", field="oldPassword", table=USER_TABLE,
                                reason="old_password")
-        await passwords.store(conn, app, user_id, new)
-        await sessions.revoke_all(conn, app, user_id, keep=p.key_id if p.user_id == user_id else None)
+        await user_rows.set_password(conn, app, user_id, new, keep_session=p.key_id if p.user_id == user_id else None)
 
 
 async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, code: Any, new: Any) -> None:
-    """Set the password of the user whose phone received ``code``; every session of theirs ends."""
+    """Set the password of the user whose phone received ``code``; every session and OAuth token of theirs ends."""
     access.require_caller(app, principal)
     minimum = int(app.catalog.policy.settings.get("passwordMinLength", 6))
     new = passwords.check_password(new, minimum)
@@ -189,20 +189,44 @@ async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, c
         user_id = await _id_by(conn, app, "mobilePhoneNumber", phone)
         if user_id is None:
             raise NotFound("no user has this phone number", table=USER_TABLE, reason="user")
-        await passwords.store(conn, app, user_id, new)
-        await sessions.revoke_all(conn, app, user_id)
+        await user_rows.set_password(conn, app, user_id, new)
 
 
-async def identity(app: App, user_id: str, conn: AsyncConnection | None = None
-                   ) -> tuple[dict[str, Any] | None, tuple[str, ...], str | None]:
-    """A credential's user: their row (None when deleted), the roles they hold and the default one; on
-    ``conn`` when the credential was just checked on it (one connection per call, not two)."""
+Identity = tuple[dict[str, Any] | None, tuple[str, ...], str | None]
+
+
+async def identity(app: App, user_id: str) -> Identity:
+    """A credential's user: their row (None when deleted), the roles they hold and the default one."""
     await app.catalog.table(USER_TABLE)
     t = app.catalog.get(USER_TABLE).table
-    async with app.db.read_on(conn) as c:
-        row = (await c.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
-        held, default = await roles.held(c, app, user_id)
+    async with app.db.read() as conn:
+        row = (await conn.execute(sa.select(t).where(t.c.objectId == user_id))).mappings().first()
+        held, default = await roles.held(conn, app, user_id)
     return (dict(row) if row is not None else None), held, default
+
+
+async def identity_of(app: App, credential: sa.Select[Any]) -> tuple[dict[str, Any] | None, Identity]:
+    """The credential row ``credential`` selects (it has a ``user_id`` column; None when no live one) and its
+    user's identity, in ONE statement: every authenticated call starts with this, so it is one round trip."""
+    await app.catalog.table(USER_TABLE)
+    t = app.catalog.get(USER_TABLE).table
+    m = app.catalog.system("_hb_user_roles")
+    cred = credential.subquery("credential")
+    stmt = (sa.select(*cred.c, *t.c, m.c.role, m.c.is_default)
+            .select_from(cred.outerjoin(t, t.c.objectId == cred.c.user_id)
+                         .outerjoin(m, m.c.user_id == cred.c.user_id))
+            .order_by(m.c.role))
+    async with app.db.read() as conn:
+        rows = (await conn.execute(stmt)).all()
+    if not rows:
+        return None, (None, (), None)
+    n, user_keys = len(cred.c), list(t.c.keys())
+    first = rows[0]
+    user = dict(zip(user_keys, first[n:n + len(user_keys)], strict=True))
+    held = tuple(r[-2] for r in rows if r[-2] is not None)
+    default = next((r[-2] for r in rows if r[-1]), held[0] if held else None)
+    return dict(zip(cred.c.keys(), first[:n], strict=True)), (user if user["objectId"] is not None else None,
+                                                               held, default)
 
 
 def session_belongs(principal: Principal, user_id: Any) -> bool:

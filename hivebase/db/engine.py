@@ -49,10 +49,6 @@ class Database:
                 except OperationalError as exc:
                     raise _regex_timeout(exc) from None
 
-    def read_on(self, conn: AsyncConnection | None) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        """``conn`` when the caller already holds one (several checks of one call share it), else ``read()``."""
-        return contextlib.nullcontext(conn) if conn is not None else self.read()
-
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed when the block ends, rolled back whole on any exception."""
