@@ -8,7 +8,7 @@ PORT ?= 8080
 # state (the access tests' shared app, the Bmob day's parts) stays whole
 TEST_WORKERS ?= auto
 
-.PHONY: run test bench lint install install-test clean
+.PHONY: run test bench bench-core lint install install-test clean
 
 # Without ensurepip (Debian's python3 lacks python3-venv) fall back to a pip-less venv filled by the system pip.
 $(BIN)/python:
@@ -35,7 +35,17 @@ test: install-test
 	@rc=0; $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
-bench: install-test
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
+# hivebase (SQLite and PostgreSQL) and its peers over real sockets, in one table; BENCH_ARGS=--help for more.
+# The peers are installed into ~/.cache/hivebase-bench (HIVEBASE_BENCH_CACHE) on the first run.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# the data core alone, in-process (bench/core.py)
+bench-core: install-test
 	$(BIN)/python bench/core.py
 
 lint: install-test
