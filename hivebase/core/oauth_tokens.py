@@ -241,8 +241,15 @@ async def revoke_token_id(app: App, principal: Principal, token_id: Any) -> None
         await revoke_family(conn, app, row.family)
 
 
-async def forget_user(conn: AsyncConnection, app: App, user_id: str) -> None:
-    """A deleted user's codes go and tokens die (``check_access`` already refuses them without this)."""
+async def revoke_user(conn: AsyncConnection, app: App, user_id: str) -> None:
+    """End every OAuth grant of a user in this app: their unexchanged codes go and every access and refresh
+    token dies. Runs in the caller's transaction (a password change or reset, a deletion), so nothing that
+    the old password approved outlives it."""
     codes, t = app.catalog.system("_hb_oauth_codes"), app.catalog.system("_hb_oauth_tokens")
     await conn.execute(sa.delete(codes).where(codes.c.user_id == user_id))
     await conn.execute(sa.update(t).where(t.c.user_id == user_id, t.c.revoked_at.is_(None)).values(revoked_at=now()))
+
+
+async def forget_user(conn: AsyncConnection, app: App, user_id: str) -> None:
+    """A deleted user's grants end (``check_access`` already refuses their tokens without this)."""
+    await revoke_user(conn, app, user_id)

@@ -15,6 +15,7 @@ from hivebase.core.access import current_user, require_caller
 from hivebase.core.apps import App
 from hivebase.core.fields.base import Style
 from hivebase.core.model import TableDef
+from hivebase.core.names import is_key
 from hivebase.core.principals import Principal
 from hivebase.core.query.bmob_params import parse_aggregate, parse_find, parse_include, parse_keys
 from hivebase.core.query.nocobase_params import parse_get, parse_list, relation_appends
@@ -85,6 +86,12 @@ async def nocobase_get(app: App, principal: Principal, resource: str, params: Ma
     """``<resource>:get`` → ``{"data": {…}}`` (a list when ``filterByTk`` is a list); missing → NotFound."""
     require_caller(app, principal)  # before any lookup: no credentials, no schema hints
     tdef = await app.catalog.table(resource)
+    tk = params.get("filterByTk")
+    if params.keys() <= {"filterByTk", "resource"} and isinstance(tk, str) and is_key(tk):  # cached statement
+        try:
+            return {"data": render_row(tdef, await reads.get(app, principal, resource, tk), "nocobase")}
+        except NotFound:
+            raise NotFound(f"no {resource} row matches", table=resource) from None
     select = parse_get(app.catalog, tdef, params, current_user=current_user(principal),
                        tz_offset_minutes=tz_offset_minutes)
     rows, _ = await reads.find(app, principal, select, action="get")

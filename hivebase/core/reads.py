@@ -64,22 +64,30 @@ async def get(app: App, principal: Principal, table: str, object_id: Any, *, key
     return rows[0]
 
 
+STATEMENTS = 1024  # get statements cached per app
+
+
 def _get_statement(app: App, principal: Principal, tdef: TableDef, keys: list[str] | None,
                    include: list[ir.Include]) -> RowsStatement:
-    """The get-by-id statement with the objectId as a bound parameter, compiled once per shape and caller
-    class: root, or a role without a user (whose scopes cannot depend on who is calling)."""
+    """The get-by-id statement with the objectId as a bound parameter, compiled once per shape and caller:
+    root, a role without a user, or one user in one role (whose scopes may name them). Role definitions
+    live in the catalog, whose reload empties the cache; the oldest entries make room past STATEMENTS."""
     compiler = compiler_for(app, principal, "get", tdef.name)
-    who = "root" if principal.is_root else (principal.role, principal.roles) if principal.user_id is None else None
+    # a scope may name the user's fields ({{currentUser.team}}): their row's updatedAt keys it too
+    user_version = (principal.user or {}).get("updatedAt")
+    who = "root" if principal.is_root else (principal.role, principal.roles, principal.user_id, user_version)
     key: Any = ("get", tdef.name, tuple(keys) if keys is not None else None, tuple(include), who)
-    cached = app.catalog.statements.get(key) if who is not None else None
+    cache = app.catalog.statements
+    cached = cache.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     oid = ir.Path(tdef.fields["objectId"])
     q = ir.Select(tdef.name, where=ir.Cmp(oid, "eq", sa.bindparam("oid", type_=sa.String())), limit=1,
                   keys=keys, include=include, order=[ir.Order(path=oid)])
     stmt = compiler.rows(q)
-    if who is not None and len(app.catalog.statements) < 1024:
-        app.catalog.statements[key] = stmt
+    while len(cache) >= STATEMENTS:
+        del cache[next(iter(cache))]
+    cache[key] = stmt
     return stmt
 
 

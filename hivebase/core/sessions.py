@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,18 +49,24 @@ async def issue(conn: AsyncConnection, app: App, user_id: str, via: str = "") ->
 INVALID = "the session token is invalid or expired; log in again"
 
 
-def live(app: App, token: Any) -> sa.Select[Any]:
-    """The statement selecting the live session of ``token``; a malformed token is Unauthorized at once."""
+@functools.lru_cache(maxsize=64)
+def _live(t: sa.Table) -> sa.Select[Any]:
+    return sa.select(t).where(t.c.token_hash == sa.bindparam("credential_hash"),
+                              t.c.expires_at > sa.bindparam("credential_now"))
+
+
+def live(app: App, token: Any) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The statement (and its parameters) selecting the live session of ``token``; a malformed token is
+    Unauthorized at once."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
         raise Unauthorized(INVALID, reason="session")
-    t = app.catalog.system("_hb_sessions")
-    return sa.select(t).where(t.c.token_hash == hash_key(token), t.c.expires_at > now())
+    return _live(app.catalog.system("_hb_sessions")), {"credential_hash": hash_key(token), "credential_now": now()}
 
 
 async def check(app: App, token: Any) -> Session:
     """The live session of ``token``; expired, revoked and unknown tokens fail alike."""
     async with app.db.read() as conn:
-        row = (await conn.execute(live(app, token))).mappings().first()
+        row = (await conn.execute(*live(app, token))).mappings().first()
     if row is None:
         raise Unauthorized(INVALID, reason="session")
     return Session(row["id"], row["user_id"], row["created_at"], row["expires_at"], row["via"])

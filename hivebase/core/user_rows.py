@@ -78,11 +78,19 @@ async def after_insert(conn: AsyncConnection, app: App, user_id: str, password: 
     await roles.grant_in(conn, app, user_id, MEMBER, default=True)
 
 
+async def set_password(conn: AsyncConnection, app: App, user_id: str, password: str,
+                       keep_session: str | None = None) -> None:
+    """Store a new password and end what the old one opened, in the caller's transaction: every session of the
+    user (but ``keep_session``, the caller's own) and every OAuth token and unexchanged code of theirs."""
+    await passwords.store(conn, app, user_id, password)
+    await sessions.revoke_all(conn, app, user_id, keep=keep_session)
+    await oauth_tokens.revoke_user(conn, app, user_id)
+
+
 async def after_update(conn: AsyncConnection, app: App, user_id: str, password: str | None) -> None:
-    """A password set by root ends every session of the user."""
+    """A password set by root ends every session and OAuth token of the user."""
     if password is not None:
-        await passwords.store(conn, app, user_id, password)
-        await sessions.revoke_all(conn, app, user_id)
+        await set_password(conn, app, user_id, password)
 
 
 async def after_delete(conn: AsyncConnection, app: App, user_id: str) -> None:

@@ -6,6 +6,7 @@ apply); this module adds what needs a password or an SMS code, and issues sessio
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -205,28 +206,35 @@ async def identity(app: App, user_id: str) -> Identity:
     return (dict(row) if row is not None else None), held, default
 
 
-async def identity_of(app: App, credential: sa.Select[Any]) -> tuple[dict[str, Any] | None, Identity]:
-    """The credential row ``credential`` selects (it has a ``user_id`` column; None when no live one) and its
-    user's identity, in ONE statement: every authenticated call starts with this, so it is one round trip."""
-    await app.catalog.table(USER_TABLE)
-    t = app.catalog.get(USER_TABLE).table
-    m = app.catalog.system("_hb_user_roles")
+@functools.lru_cache(maxsize=64)
+def _with_identity(credential: sa.Select[Any], t: sa.Table, m: sa.Table) -> tuple[sa.Select[Any], int]:
+    """``credential`` joined to its user and their memberships (one row per role held), and how many
+    columns are the credential's."""
     cred = credential.subquery("credential")
-    stmt = (sa.select(*cred.c, *t.c, m.c.role, m.c.is_default)
+    return (sa.select(*cred.c, *t.c, m.c.role, m.c.is_default)
             .select_from(cred.outerjoin(t, t.c.objectId == cred.c.user_id)
                          .outerjoin(m, m.c.user_id == cred.c.user_id))
-            .order_by(m.c.role))
+            .order_by(m.c.role)), len(cred.c)
+
+
+async def identity_of(app: App, credential: tuple[sa.Select[Any], dict[str, Any]]
+                      ) -> tuple[dict[str, Any] | None, Identity]:
+    """The credential row ``credential`` (a statement with a ``user_id`` column, and its parameters) selects
+    (None when no live one) and its user's identity, in ONE statement: every authenticated call starts here."""
+    await app.catalog.table(USER_TABLE)
+    t = app.catalog.get(USER_TABLE).table
+    stmt, n = _with_identity(credential[0], t, app.catalog.system("_hb_user_roles"))
     async with app.db.read() as conn:
-        rows = (await conn.execute(stmt)).all()
+        rows = (await conn.execute(stmt, credential[1])).all()
     if not rows:
         return None, (None, (), None)
-    n, user_keys = len(cred.c), list(t.c.keys())
-    first = rows[0]
+    first, user_keys = rows[0], list(t.c.keys())
     user = dict(zip(user_keys, first[n:n + len(user_keys)], strict=True))
     held = tuple(r[-2] for r in rows if r[-2] is not None)
     default = next((r[-2] for r in rows if r[-1]), held[0] if held else None)
-    return dict(zip(cred.c.keys(), first[:n], strict=True)), (user if user["objectId"] is not None else None,
-                                                               held, default)
+    cred_keys = [c.key for c in credential[0].selected_columns]
+    return dict(zip(cred_keys, first[:n], strict=True)), (user if user["objectId"] is not None else None,
+                                                          held, default)
 
 
 def session_belongs(principal: Principal, user_id: Any) -> bool:
