@@ -25,7 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import dataset, inprocess, report, target
+from bench import dataset, inprocess, memory, report, target
 from bench.core import drop_prefixed_schemas, machine
 from bench.load.ceiling import measure_ceiling
 from bench.load.spec import Result, SseWorkload, Workload
@@ -137,6 +137,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=dataset.ROWS, help="rows in hivebase's table")
     p.add_argument("--databases", default="sqlite,postgres", help="hivebase's databases: sqlite,postgres")
     p.add_argument("--peers", default="nocobase,directus,parse", help="peers to run, or 'none'")
+    p.add_argument("--sessions", type=int, default=1000, help="open MCP sessions for the memory figures (0: skip)")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     opts = p.parse_args(argv)
     opts.databases = [d for d in opts.databases.split(",") if d]
@@ -169,6 +170,11 @@ def main(opts: argparse.Namespace) -> int:
             finally:
                 with contextlib.suppress(Exception):
                     asyncio.run(drop_prefixed_schemas(settings))
+        rss: dict[str, float] = {}
+        if opts.sessions:
+            console.print(f"[bold]Memory[/]: one server process, idle and with {opts.sessions:,} MCP sessions")
+            settings = Settings(data_dir=Path(tmp) / "memory")
+            rss = memory.measure(settings, asyncio.run(target.prepare(settings, 10_000)), log, opts.sessions)
         for peer in load_peers(opts.peers):
             peer_log = cache_dir() / f"{peer.name.split()[0].lower()}.log"
             got, why = peer_rows(peer, opts, peer_log)
@@ -177,10 +183,13 @@ def main(opts: argparse.Namespace) -> int:
                 unavailable[peer.name] = why
     info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     report.render(console, rows, unavailable, ceiling, info, opts)
+    if rss:
+        console.print("Resident memory of one hivebase process (SQLite): " + ", ".join(
+            f"{stage} {mb:,.0f} MB" for stage, mb in rss.items()))
     if opts.json:
         opts.json.write_text(json.dumps({"machine": info, "seconds": opts.seconds, "connections": opts.connections,
                                          "ceiling": {k: asdict(v) for k, v in ceiling.items()},
-                                         "unavailable": unavailable,
+                                         "unavailable": unavailable, "memory_mb": rss,
                                          "rows": [{**asdict(r), "result": asdict(r.result)} for r in rows]},
                                         indent=2))
     return 0
