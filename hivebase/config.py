@@ -30,7 +30,8 @@ class Settings(BaseSettings):
         description="Key that encrypts app keys at rest; defaults to <data dir>/secret.key (created on init).",
     )
     catalog_refresh_seconds: float = Field(
-        default=1.0, ge=0, description="How stale another process's schema change may look to this one."
+        default=1.0, ge=0,
+        description="How stale another process's schema change, role change or app key rotation may look to this one."
     )
     pool_size: int = Field(default=5, ge=1, le=200, description="Database connections kept per engine.")
     schema_prefix: str = Field(default="", pattern=r"^[a-z0-9_]{0,20}$",
