@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from hivebase.core import keys, oauth, sessions, users
 from hivebase.core.apps import App, AppRegistry
+from hivebase.core.model import USER_TABLE
 from hivebase.core.policy import ANONYMOUS
 from hivebase.core.principals import Principal
 from hivebase.errors import PermissionDenied, Unauthorized
@@ -55,11 +56,14 @@ async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None,
     if rest_key is not None:
         await _app_key(apps, app, rest_key, "rest")
     if oauth_token is not None:
-        access = await oauth.check_access(app, oauth_token)
+        await app.catalog.table(USER_TABLE)
+        row, found = await users.identity_of(app, oauth.live_access(app, oauth_token))
+        if row is None:
+            raise Unauthorized(oauth.ACCESS_INVALID, reason="oauth_token")
+        access = oauth.grant_of(row)
         if oauth_scope is not None and oauth_scope not in access.scopes:
             raise PermissionDenied(f"this access token lacks the `{oauth_scope}` scope", reason="insufficient_scope")
-        return _user(await users.identity(app, access.user_id), app, access.user_id, role, False,
-                     access.token_id, via, "oauth")
+        return _user(found, app, access.user_id, role, False, access.token_id, via, "oauth")
     if api_key is not None:
         key, found = await users.identity_of(app, keys.live(app, api_key))
         if key is None:

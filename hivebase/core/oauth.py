@@ -33,21 +33,24 @@ from hivebase.core.oauth_grants import (
 )
 from hivebase.core.oauth_tokens import (
     ACCESS,
+    ACCESS_INVALID,
     CODE,
     REFRESH,
     AccessGrant,
     check_access,
     exchange_refresh,
     forget_user,
+    grant_of,
     list_tokens,
+    live_access,
     load_refresh,
     revoke,
     revoke_token_id,
 )
 
 __all__ = [
-    "ACCESS", "CODE", "REFRESH", "SCOPES", "AccessGrant", "approve", "check_access", "check_client_secret",
-    "delete_client", "deny", "exchange_code", "exchange_refresh", "forget_user", "get_client", "list_clients",
-    "list_tokens", "load_code", "load_refresh", "pending_authorization", "register_client", "revoke",
-    "revoke_token_id", "start_authorization",
+    "ACCESS", "ACCESS_INVALID", "CODE", "REFRESH", "SCOPES", "AccessGrant", "approve", "check_access",
+    "check_client_secret", "delete_client", "deny", "exchange_code", "exchange_refresh", "forget_user",
+    "get_client", "grant_of", "list_clients", "list_tokens", "live_access", "load_code", "load_refresh",
+    "pending_authorization", "register_client", "revoke", "revoke_token_id", "start_authorization",
 ]

@@ -9,6 +9,7 @@ unique token hash, joined to the client and the user, which must both still exis
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,21 +107,42 @@ def _live_statement(app: App, token: str, kind: str) -> sa.Select[Any]:
             .where(t.c.token_hash == hash_key(token), t.c.kind == kind))
 
 
-async def check_access(app: App, token: Any) -> AccessGrant:
-    """The grant of a live access token; unknown, expired, revoked, orphaned tokens fail alike."""
-    fail = Unauthorized("the OAuth access token is invalid, expired or revoked", reason="oauth_token")
+ACCESS_INVALID = "the OAuth access token is invalid, expired or revoked"
+
+
+@functools.lru_cache(maxsize=64)
+def _live_access(t: sa.Table, clients: sa.Table, users: sa.Table) -> sa.Select[Any]:
+    """Built once per table version, with the token's hash and the time as parameters."""
+    return (sa.select(t, clients.c.meta)
+            .join(clients, clients.c.client_id == t.c.client_id)
+            .join(users, users.c.objectId == t.c.user_id)
+            .where(t.c.token_hash == sa.bindparam("credential_hash"), t.c.kind == "access",
+                   t.c.revoked_at.is_(None), t.c.expires_at > sa.bindparam("credential_now")))
+
+
+def live_access(app: App, token: Any) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The statement (and parameters) selecting a live access token's row, only while its client and user
+    exist; a malformed token is Unauthorized before any statement. The catalog must hold ``_User``."""
     if not plausible(token, ACCESS):
-        raise fail
-    await app.catalog.table(USER_TABLE)
-    stmt = _live_statement(app, token, "access").where(
-        app.catalog.system("_hb_oauth_tokens").c.revoked_at.is_(None),
-        app.catalog.system("_hb_oauth_tokens").c.expires_at > now())
-    async with app.db.read() as conn:
-        row = (await conn.execute(stmt)).mappings().first()
-    if row is None:
-        raise fail
+        raise Unauthorized(ACCESS_INVALID, reason="oauth_token")
+    stmt = _live_access(app.catalog.system("_hb_oauth_tokens"), app.catalog.system("_hb_oauth_clients"),
+                        app.catalog.get(USER_TABLE).table)
+    return stmt, {"credential_hash": hash_key(token), "credential_now": now()}
+
+
+def grant_of(row: Any) -> AccessGrant:
     return AccessGrant(row["id"], row["client_id"], row["user_id"], tuple(row["scopes"]), row["resource"],
                        int(row["expires_at"].timestamp()))
+
+
+async def check_access(app: App, token: Any) -> AccessGrant:
+    """The grant of a live access token; unknown, expired, revoked, orphaned tokens fail alike."""
+    await app.catalog.table(USER_TABLE)
+    async with app.db.read() as conn:
+        row = (await conn.execute(*live_access(app, token))).mappings().first()
+    if row is None:
+        raise Unauthorized(ACCESS_INVALID, reason="oauth_token")
+    return grant_of(row)
 
 
 async def _refresh_row(conn: AsyncConnection, app: App, client_id: Any, token: Any) -> tuple[Any, bool]:
