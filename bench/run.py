@@ -32,7 +32,7 @@ from bench.load.spec import Result, SseWorkload, Workload
 from bench.load.sse import measure_sse
 from bench.load.wrk import measure_wrk
 from bench.mcp_http import cpu_seconds
-from bench.peers.base import Peer, PeerUnavailable, cache_dir
+from bench.peers.base import Peer, PeerUnavailable, cache_dir, load_peers
 from hivebase.config import Settings
 
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -119,15 +119,6 @@ def peer_rows(peer: Peer, opts: argparse.Namespace, log: Path) -> tuple[list[Row
         console.print(f"  [red]failed: {type(exc).__name__}: {exc}[/]")
         return rows, f"failed while running: {type(exc).__name__}: {str(exc)[:300]}"
     return rows, None
-
-
-def load_peers(names: list[str]) -> list[Peer]:
-    from bench.peers.directus import Directus
-    from bench.peers.nocobase import NocoBase
-    from bench.peers.parse import Parse
-
-    known: dict[str, Callable[[], Peer]] = {"nocobase": NocoBase, "directus": Directus, "parse": Parse}
-    return [known[n]() for n in names]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

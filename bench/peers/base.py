@@ -52,3 +52,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def load_peers(names: list[str]) -> list[Peer]:
+    """The peers by short name (``nocobase``, ``directus``, ``parse``), imported only when asked for."""
+    from bench.peers.directus import Directus
+    from bench.peers.nocobase import NocoBase
+    from bench.peers.parse import Parse
+
+    known: dict[str, type] = {"nocobase": NocoBase, "directus": Directus, "parse": Parse}
+    return [known[n]() for n in names]

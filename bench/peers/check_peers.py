@@ -1,5 +1,5 @@
 """Installs a peer, starts it, sends the first requests of each of its workloads and prints what came back:
-a quick look at a peer before benchmarking it. ``python -m bench.peers.check_peers directus|parse``."""
+a quick look at a peer before benchmarking it. ``python -m bench.peers.check_peers nocobase|directus|parse``."""
 
 from __future__ import annotations
 
@@ -11,25 +11,15 @@ from collections.abc import Mapping
 import httpx
 
 from bench.load.spec import Workload
-from bench.peers.base import Peer, PeerUnavailable, cache_dir
-
-
-def peer(name: str) -> Peer:
-    if name == "directus":
-        from bench.peers.directus import Directus
-
-        return Directus()
-    from bench.peers.parse import Parse
-
-    return Parse()
+from bench.peers.base import PeerUnavailable, cache_dir, load_peers
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("peer", choices=["directus", "parse"])
+    parser.add_argument("peer", choices=["nocobase", "directus", "parse"])
     parser.add_argument("--requests", type=int, default=3, help="requests sent from each workload")
     args = parser.parse_args()
-    target = peer(args.peer)
+    (target,) = load_peers([args.peer])
     cache = cache_dir()
     log = cache / "logs" / f"{args.peer}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
