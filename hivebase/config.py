@@ -33,7 +33,9 @@ class Settings(BaseSettings):
         default=1.0, ge=0,
         description="How stale another process's schema change, role change or app key rotation may look to this one."
     )
-    pool_size: int = Field(default=5, ge=1, le=200, description="Database connections kept per engine.")
+    pool_size: int | None = Field(default=None, ge=1, le=200,
+                                  description="Database connections kept per engine (default: 5 per SQLite file, "
+                                  "20 for PostgreSQL, which every app shares).")
     schema_prefix: str = Field(default="", pattern=r"^[a-z0-9_]{0,20}$",
                                description="Prefix of every PostgreSQL schema we create (to share a database).")
     sms_sender: str = Field(

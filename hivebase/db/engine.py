@@ -25,6 +25,8 @@ SYSTEM_NAME = "hivebase"
 #: how long one regular-expression match may take on one stored value (SQLite evaluates it in Python)
 REGEX_TIMEOUT = 0.05
 APP_SCHEMA_PREFIX = "app_"
+SQLITE_POOL = 5  # connections kept per SQLite file
+PG_POOL = 20  # connections kept to PostgreSQL
 
 
 class Database:
@@ -180,17 +182,19 @@ async def drop_schemas(database_url: str, prefix: str) -> list[str]:
 class Engines:
     """Where each app's database lives, for one data dir and database URL."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None, pool_size: int = 5,
+    def __init__(self, data_dir: Path, database_url: str | None = None, pool_size: int | None = None,
                  schema_prefix: str = "") -> None:
         self.data_dir = Path(data_dir)
-        self.pool_size = pool_size
+        # PostgreSQL: one pool for every app, as large as the clients a process serves at once; a pool
+        # smaller than that opens and closes a server connection per request past it (3x slower gets)
+        self.pool_size = pool_size or (PG_POOL if database_url else SQLITE_POOL)
         self.schema_prefix = schema_prefix
         self._pg: AsyncEngine | None = None
         self._sqlite: dict[str, Database] = {}
         if database_url:
             self.dialect: Dialect = "postgresql"
-            self._pg = create_async_engine(normalize_url(database_url), pool_size=pool_size,
-                                           max_overflow=pool_size * 2, pool_pre_ping=False)
+            self._pg = create_async_engine(normalize_url(database_url), pool_size=self.pool_size,
+                                           max_overflow=self.pool_size, pool_pre_ping=False)
         else:
             self.dialect = "sqlite"
 
