@@ -43,10 +43,12 @@ async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool
     total = None
     async with app.db.read() as conn:
         if q.limit != 0:
-            stmt = compiler.rows(q)
+            stmt = _remember(app, ("rows", action, repr(_shape(q)), _who(principal)), lambda: compiler.rows(q))
             rows = stmt.assemble((await conn.execute(stmt.stmt)).all())
         if with_count:
-            total = int((await conn.execute(compiler.count(q.table, q.where))).scalar_one())
+            counting = _remember(app, ("count", action, q.table, repr(q.where), _who(principal)),
+                                 lambda: compiler.count(q.table, q.where))
+            total = int((await conn.execute(counting)).scalar_one())
     return rows, total
 
 
@@ -64,37 +66,54 @@ async def get(app: App, principal: Principal, table: str, object_id: Any, *, key
     return rows[0]
 
 
-STATEMENTS = 1024  # get statements cached per app
+STATEMENTS = 1024  # compiled statements cached per app
+MAX_KEY = 16_384  # characters of IR a cached statement may be keyed by
+
+
+def _who(principal: Principal) -> Any:
+    """Whom a compiled statement was compiled for: root, or a role with its user (whose scopes may name
+    them; a scope may name the user's fields too, so their row's ``updatedAt`` is part of it)."""
+    if principal.is_root:
+        return "root"
+    return principal.role, principal.roles, principal.user_id, (principal.user or {}).get("updatedAt")
+
+
+def _shape(q: ir.Select) -> tuple[Any, ...]:
+    return (q.table, q.where, q.order, q.limit, q.offset, q.keys, q.include, q.omit, q.named)
+
+
+def _remember(app: App, key: Any, build: Any) -> Any:
+    """The statement cached under ``key`` in the app's catalog, else ``build()``'s, cached. Keys hold the
+    query's IR by ``repr`` (which tells 1 from True and 1.0, where equality does not). Role definitions live
+    in the catalog, whose reload empties the cache; the oldest entries make room past STATEMENTS."""
+    if sum(len(part) for part in key if isinstance(part, str)) > MAX_KEY:  # a huge filter: compile, keep nothing
+        return build()
+    cache = app.catalog.statements
+    found = cache.get(key)
+    if found is None:
+        found = build()
+        while len(cache) >= STATEMENTS:
+            del cache[next(iter(cache))]
+        cache[key] = found
+    return found
 
 
 def _get_statement(app: App, principal: Principal, tdef: TableDef, keys: list[str] | None,
                    include: list[ir.Include]) -> RowsStatement:
-    """The get-by-id statement with the objectId as a bound parameter, compiled once per shape and caller:
-    root, a role without a user, or one user in one role (whose scopes may name them). Role definitions
-    live in the catalog, whose reload empties the cache; the oldest entries make room past STATEMENTS."""
+    """The get-by-id statement with the objectId as a bound parameter, compiled once per shape and caller."""
     compiler = compiler_for(app, principal, "get", tdef.name)
-    # a scope may name the user's fields ({{currentUser.team}}): their row's updatedAt keys it too
-    user_version = (principal.user or {}).get("updatedAt")
-    who = "root" if principal.is_root else (principal.role, principal.roles, principal.user_id, user_version)
-    key: Any = ("get", tdef.name, tuple(keys) if keys is not None else None, tuple(include), who)
-    cache = app.catalog.statements
-    cached = cache.get(key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
     oid = ir.Path(tdef.fields["objectId"])
     q = ir.Select(tdef.name, where=ir.Cmp(oid, "eq", sa.bindparam("oid", type_=sa.String())), limit=1,
                   keys=keys, include=include, order=[ir.Order(path=oid)])
-    stmt = compiler.rows(q)
-    while len(cache) >= STATEMENTS:
-        del cache[next(iter(cache))]
-    cache[key] = stmt
-    return stmt
+    key = ("get", tdef.name, tuple(keys) if keys is not None else None, repr(include), _who(principal))
+    return _remember(app, key, lambda: compiler.rows(q))  # type: ignore[no-any-return]
 
 
 async def count(app: App, principal: Principal, table: str, where: ir.Pred = ir.Const(True)) -> int:
     access.require_caller(app, principal)
     await app.catalog.table(table)
-    stmt = compiler_for(app, principal, "list", table).count(table, where)
+    compiler = compiler_for(app, principal, "list", table)
+    stmt = _remember(app, ("count", "list", table, repr(where), _who(principal)), lambda: compiler.count(table, where))
     async with app.db.read() as conn:
         return int((await conn.execute(stmt)).scalar_one())
 
