@@ -33,12 +33,12 @@ from rich.table import Table
 from hivebase.config import Settings
 from hivebase.core import reads, records, roles, schema
 from hivebase.core.apps import App
-from hivebase.core.hub import Hub
 from hivebase.core.model import TableDef
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query import ir
 from hivebase.core.secrets import random_id
 from hivebase.db.engine import drop_schemas
+from hivebase.hub import Hub
 
 TABLE = "Player"
 FIELDS: dict[str, Any] = {"name": "String", "team": "String", "score": "Number", "level": "Number",

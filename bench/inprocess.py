@@ -12,7 +12,7 @@ from hivebase.auth import principals
 from hivebase.config import Settings
 from hivebase.core import reads, records
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
+from hivebase.hub import Hub
 
 
 async def run(settings: Settings, p: Prepared, seconds: float, concurrency: int) -> dict[str, Result]:

@@ -35,10 +35,11 @@ from rich.console import Console
 from rich.table import Table
 
 from hivebase.config import Settings
-from hivebase.core import keys, records, schema, users
+from hivebase.core import records, schema
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import api_keys, users
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 ROOT = Principal.root(via="bench")
 ROWS = 10_000
@@ -59,7 +60,7 @@ async def prepare(settings: Settings) -> dict[str, Any]:
                 "name": f"p{i}", "team": f"t{i % TEAMS}", "score": i % 1000}) for i in range(start, start + 50)])
             ids += [r.ok["objectId"] for r in done if r.ok]
         user = await users.create_user(app, ROOT, {"username": "bench", "password": "bench-pass"}, ["admin"])
-        _, key = await keys.create(app, ROOT, user["objectId"], "admin")
+        _, key = await api_keys.create(app, ROOT, user["objectId"], "admin")
         return {"ids": ids, "key": key, "appId": creds.application_id, "restKey": creds.rest_api_key}
 
 

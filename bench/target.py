@@ -23,11 +23,12 @@ from bench import dataset
 from bench.load.spec import Request, SseWorkload, Workload
 from bench.peers.base import free_port
 from hivebase.config import Settings
-from hivebase.core import keys, schema, users
+from hivebase.core import schema
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import api_keys, users
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import random_id
+from hivebase.hub import Hub
 
 TABLE = "Player"
 VARIANTS = 1000  # distinct requests per workload
@@ -74,7 +75,7 @@ async def prepare(settings: Settings, count: int = dataset.ROWS) -> Prepared:
             name = f'"{app.db.schema}"."{TABLE}"' if app.db.schema else f'"{TABLE}"'
             await conn.exec_driver_sql(f"ANALYZE {name}")
         user = await users.create_user(app, ROOT, {"username": "bench", "password": "bench-pass"}, ["admin"])
-        _, key = await keys.create(app, ROOT, user["objectId"], "admin")
+        _, key = await api_keys.create(app, ROOT, user["objectId"], "admin")
         return Prepared(ids[:VARIANTS], key, creds.application_id, creds.rest_api_key)
 
 

@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.routing import Mount, Route
 
 from hivebase.config import Settings, load_settings
-from hivebase.core.hub import Hub
+from hivebase.http import ORJSONResponse
+from hivebase.hub import Hub
 from hivebase.mcp.tools import registry
 from hivebase.mcp.transports import McpDoor
 from hivebase.oauth.routes import OAuthDoor
 from hivebase.rest.bmob import files as bmob_files
 from hivebase.rest.bmob import routes as bmob_routes
-from hivebase.rest.common import ORJSONResponse
 
 
 async def health(request: Request) -> ORJSONResponse:

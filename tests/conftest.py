@@ -15,8 +15,8 @@ import pytest
 
 from hivebase.config import Settings
 from hivebase.core.apps import App
-from hivebase.core.hub import Hub
 from hivebase.db.engine import drop_schemas
+from hivebase.hub import Hub
 
 PG_URL = os.environ.get("HIVEBASE_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

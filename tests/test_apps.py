@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from hivebase.core.hub import Hub
 from hivebase.errors import Conflict, InvalidName, NotFound
+from hivebase.hub import Hub
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +26,7 @@ async def test_keys_are_not_stored_in_clear(hub: Hub) -> None:
 
 async def test_sub_apps_are_isolated(hub: Hub) -> None:
     from hivebase.core import schema
-    from hivebase.core.principals import Principal
+    from hivebase.core.principal import Principal
 
     other = await hub.apps.create("shop-2")
     assert other.application_id != (await hub.apps.credentials("main")).application_id

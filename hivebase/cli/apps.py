@@ -22,9 +22,9 @@ from hivebase.cli.context import (
 )
 from hivebase.core import roles
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
 from hivebase.core.policy import SETTINGS, check_setting
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 cli = typer.Typer(help="Create, list, rotate keys of, configure and delete apps.", no_args_is_help=True)
 

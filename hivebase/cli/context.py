@@ -19,9 +19,9 @@ from pydantic import ValidationError
 
 from hivebase.cli.output import fail
 from hivebase.config import CONFIG_FILE, Settings, load_settings
-from hivebase.core.hub import Hub
 from hivebase.core.secrets import SECRET_FILE
 from hivebase.errors import HivebaseError
+from hivebase.hub import Hub
 
 T = TypeVar("T")
 

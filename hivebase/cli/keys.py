@@ -15,11 +15,11 @@ from rich.markup import escape
 from hivebase.cli import output
 from hivebase.cli.context import AppOption, DataDirOption, JsonOption, UsageError, call, reported
 from hivebase.cli.users import find_id
-from hivebase.core import keys
 from hivebase.core.apps import MAIN
 from hivebase.core.clock import now
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import api_keys
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 cli = typer.Typer(help="Create, list and revoke API keys (a user acting in one role).", no_args_is_help=True)
 
@@ -72,7 +72,7 @@ def create(user: Annotated[str, typer.Option("--user", "-u", help="The user's ob
     async def work(hub: Hub) -> dict[str, Any]:
         opened = await hub.apps.open(app)
         user_id, _ = await find_id(opened, user)
-        info, secret = await keys.create(opened, ROOT, user_id, role, name=name, expires_at=expiry)
+        info, secret = await api_keys.create(opened, ROOT, user_id, role, name=name, expires_at=expiry)
         return {"key": secret, **info}
 
     made = call(as_json, data_dir, work)
@@ -98,7 +98,7 @@ def list_keys(user: Annotated[str | None, typer.Option(
     async def work(hub: Hub) -> list[dict[str, Any]]:
         opened = await hub.apps.open(app)
         user_id = (await find_id(opened, user))[0] if user is not None else None
-        return await keys.list_keys(opened, ROOT, user_id)
+        return await api_keys.list_keys(opened, ROOT, user_id)
 
     found = call(as_json, data_dir, work)
     output.emit(as_json, {"app": app, "keys": found}, lambda: output.stdout.print(output.table(
@@ -113,7 +113,7 @@ def revoke(key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's i
     """Revoke an API key: it fails on its very next use."""
 
     async def work(hub: Hub) -> None:
-        await keys.revoke(await hub.apps.open(app), ROOT, key_id)
+        await api_keys.revoke(await hub.apps.open(app), ROOT, key_id)
 
     call(as_json, data_dir, work)
     output.emit(as_json, {"app": app, "id": key_id, "revoked": True},

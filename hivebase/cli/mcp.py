@@ -9,7 +9,7 @@ import typer
 
 from hivebase.cli.context import AppOption, DataDirOption, UsageError, reported, require_initialised, run, settings_for
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
+from hivebase.hub import Hub
 from hivebase.mcp import stdio
 from hivebase.mcp.tools import registry
 

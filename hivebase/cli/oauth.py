@@ -13,8 +13,8 @@ from hivebase.cli.context import AppOption, DataDirOption, JsonOption, YesOption
 from hivebase.cli.users import find_id
 from hivebase.core import oauth
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 cli = typer.Typer(help="OAuth clients and tokens of MCP clients: list and revoke.", no_args_is_help=True)
 

@@ -26,9 +26,9 @@ from hivebase.cli.context import (
 from hivebase.cli.users import find_id, load_json, render_roles
 from hivebase.core import roles
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
 from hivebase.core.policy import parse_strategy
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 cli = typer.Typer(help="Create, show and delete roles, set their permissions, grant and revoke them.",
                   no_args_is_help=True)

@@ -22,10 +22,11 @@ from hivebase.cli.context import (
 )
 from hivebase.cli.users import new_password
 from hivebase.config import CONFIG_FILE, Settings
-from hivebase.core import keys, policy, users
+from hivebase.core import policy
 from hivebase.core.apps import MAIN, App
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import api_keys, users
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 CONFIG_HEADER = """\
 # hivebase settings for this data dir.
@@ -68,7 +69,7 @@ async def create_admin(app: App) -> dict[str, Any]:
     password = await new_password(app)
     user = await users.create_user(app, root, {"username": ADMIN_USERNAME, "password": password},
                                    [policy.ADMIN, policy.ROOT], policy.ADMIN)
-    _, secret = await keys.create(app, root, user["objectId"], policy.ADMIN, name="created by hivebase init")
+    _, secret = await api_keys.create(app, root, user["objectId"], policy.ADMIN, name="created by hivebase init")
     return {"admin": {"username": ADMIN_USERNAME, "password": password}, "apiKey": secret}
 
 

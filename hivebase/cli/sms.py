@@ -10,8 +10,8 @@ from rich.text import Text
 from hivebase.cli import output
 from hivebase.cli.context import AppOption, DataDirOption, JsonOption, call
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.sms import OutboxSender, SmsCodes
+from hivebase.core.identity.sms import OutboxSender, SmsCodes
+from hivebase.hub import Hub
 
 cli = typer.Typer(help="Read the development SMS outbox.", no_args_is_help=True)
 

@@ -26,8 +26,8 @@ from hivebase.cli.context import (
 )
 from hivebase.core import schema
 from hivebase.core.apps import MAIN, App
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 cli = typer.Typer(help="List, describe, create, alter and drop an app's tables.", no_args_is_help=True)
 

@@ -19,10 +19,11 @@ from rich.text import Text
 
 from hivebase.cli import output
 from hivebase.cli.context import AppOption, DataDirOption, JsonOption, UsageError, call, reported
-from hivebase.core import roles, users
+from hivebase.core import roles
 from hivebase.core.apps import MAIN, App
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 cli = typer.Typer(help="Create and list an app's users, set their passwords, show their roles.",
                   no_args_is_help=True)

@@ -14,7 +14,7 @@ from typing import Any
 from hivebase.core.apps import App
 from hivebase.core.model import TableDef
 from hivebase.core.policy import ANONYMOUS, SCHEMA_ACTIONS, Action, ActionRule, RoleDef
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query.filter import parse_filter
 from hivebase.core.query.ir import Cmp, Const, Or, Path, Pred, conj
 from hivebase.errors import HivebaseError, PermissionDenied

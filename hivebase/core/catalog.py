@@ -15,14 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hivebase.core.fields.base import JSONType, UTCDateTime
-from hivebase.core.functions.tables import add_function_tables
-from hivebase.core.identity_tables import add_identity_tables
 from hivebase.core.model import BUILTIN_FIELDS, FieldDef, IndexDef, TableDef
-from hivebase.core.oauth_tables import add_oauth_tables
 from hivebase.core.policy import Policy, load_policy
-from hivebase.core.storage.tables import add_file_tables
 from hivebase.db.ddl import short_name
 from hivebase.db.engine import Database
+from hivebase.db.tables.files import add_file_tables
+from hivebase.db.tables.functions import add_function_tables
+from hivebase.db.tables.identity import add_identity_tables
+from hivebase.db.tables.oauth import add_oauth_tables
 from hivebase.errors import NotFound, suggest
 
 OBJECT_ID = sa.String(64)

@@ -25,7 +25,7 @@ from hivebase.config import Settings
 from hivebase.core.access import require_caller
 from hivebase.core.apps import App, AppRegistry
 from hivebase.core.clock import now
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.storage.base import Storage, StorageFailed
 from hivebase.errors import InvalidName, InvalidValue, LimitExceeded, NotFound, PermissionDenied, TypeMismatch, type_of
 

@@ -11,7 +11,7 @@ from hivebase.core import access
 from hivebase.core.apps import App
 from hivebase.core.model import TableDef
 from hivebase.core.names import is_key
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query import ir
 from hivebase.core.query.compile import Compiler, Embedded, RowsStatement
 from hivebase.errors import NotFound, PermissionDenied

@@ -12,17 +12,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import access, user_rows
+from hivebase.core import access
 from hivebase.core.apps import App
 from hivebase.core.catalog import unique_index_name
 from hivebase.core.clock import now
+from hivebase.core.identity import user_table
+from hivebase.core.identity.user_table import USER_TABLE
 from hivebase.core.model import TableDef
 from hivebase.core.names import is_key
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query import ir
 from hivebase.core.reads import compiler_for
 from hivebase.core.secrets import random_id
-from hivebase.core.user_rows import USER_TABLE
 from hivebase.core.writes import Plan, apply_path_ops, plan_write
 from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, NotFound, PermissionDenied, UniqueViolation
 
@@ -128,7 +129,7 @@ def visible_part(app: App, principal: Principal, table: str, row: dict[str, Any]
 def check_fields(app: App, principal: Principal, action: access.Action, table: str, plan: Plan) -> None:
     access.check_writable(app, principal, action, table, plan.touched)
     if table == USER_TABLE:
-        user_rows.check_fields(principal, plan.touched)
+        user_table.check_fields(principal, plan.touched)
 
 
 # -- create -------------------------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ async def create_in(conn: AsyncConnection, app: App, principal: Principal, table
     tdef = app.catalog.get(table)
     password = None
     if table == USER_TABLE:
-        data, password = user_rows.split_password(app, principal, data, creating=True)
+        data, password = user_table.split_password(app, principal, data, creating=True)
     plan = plan_write(tdef, data, creating=True)
     check_fields(app, principal, "create", table, plan)
     values = dict(plan.values)
@@ -157,14 +158,14 @@ async def create_in(conn: AsyncConnection, app: App, principal: Principal, table
     row = {"objectId": object_id, "createdAt": stamp, "updatedAt": stamp,
            "createdBy": principal.user_id, "updatedBy": principal.user_id, **values}
     if table == USER_TABLE:
-        user_rows.before_insert(row)
+        user_table.before_insert(row)
     try:
         await conn.execute(tdef.table.insert(), row)
     except IntegrityError as exc:
         raise unique_error(tdef, exc) from None
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)
     if table == USER_TABLE:
-        await user_rows.after_insert(conn, app, object_id, password)
+        await user_table.after_insert(conn, app, object_id, password)
     return row
 
 
@@ -187,7 +188,7 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
         raise _not_found(table, object_id)
     password = None
     if table == USER_TABLE:
-        data, password = user_rows.split_password(app, principal, data, creating=False)
+        data, password = user_table.split_password(app, principal, data, creating=False)
     plan = plan_write(tdef, data, creating=False)
     check_fields(app, principal, "update", table, plan)
     t = tdef.table
@@ -214,7 +215,7 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
         raise _not_found(table, object_id)
     await _apply_relations(conn, tdef, object_id, plan, app.db.dialect)
     if table == USER_TABLE:
-        await user_rows.after_update(conn, app, object_id, password)
+        await user_table.after_update(conn, app, object_id, password)
     out: dict[str, Any] = {"objectId": object_id, "updatedAt": stamp}
     out.update({n: result[n] for n in plan.increments})
     return out
@@ -243,7 +244,7 @@ async def delete_in(conn: AsyncConnection, app: App, principal: Principal, table
     for jt in tdef.join_tables.values():
         await conn.execute(sa.delete(jt).where(jt.c.owningId == object_id))
     if table == USER_TABLE:
-        await user_rows.after_delete(conn, app, object_id)
+        await user_table.after_delete(conn, app, object_id)
     for other, f in app.catalog.referrers(table) + [(table, f) for f in tdef.user_fields()
                                                    if f.type == "Relation" and f.target == table]:
         if f.type == "Relation":

@@ -39,6 +39,18 @@ def render_row(tdef: TableDef, row: dict[str, Any], style: Style, *,
     return out
 
 
+def render_rows(tdef: TableDef, rows: list[dict[str, Any]], style: Style,
+                keys: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows in a dialect's shape; with ``keys``, Bmob's Relation descriptors only for the keys asked for."""
+    relations = True if keys is None else keys
+    return [render_row(tdef, r, style, relations=relations) for r in rows]
+
+
+def render_groups(rows: list[dict[str, Any]], style: Style) -> list[dict[str, Any]]:
+    """Aggregate rows (alias → computed value) in a dialect's shape."""
+    return [{k: render_plain(v, style) for k, v in r.items()} for r in rows]
+
+
 def render_embedded(value: Embedded, style: Style) -> dict[str, Any]:
     inner = render_row(value.table, dict(value), style, relations=False)
     if style == "bmob":

@@ -25,7 +25,7 @@ from hivebase.core.policy import (
     parse_strategy,
     parse_table_actions,
 )
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query.filter import parse_filter
 from hivebase.errors import Conflict, InvalidValue, NotFound, UniqueViolation, UnknownField
 

@@ -19,11 +19,11 @@ from hivebase.core.catalog import (
     unique_index_name,
 )
 from hivebase.core.fields import canonical_type_name
+from hivebase.core.identity.user_table import USER_FIELDS, USER_TABLE
 from hivebase.core.model import FieldDef, IndexDef, TableDef
 from hivebase.core.names import check_field_name, check_table_name
 from hivebase.core.policy import Action
-from hivebase.core.principals import Principal
-from hivebase.core.user_rows import USER_FIELDS, USER_TABLE
+from hivebase.core.principal import Principal
 from hivebase.db import ddl
 from hivebase.errors import Conflict, HivebaseError, InvalidSchema, UniqueViolation, UnknownField, type_of
 

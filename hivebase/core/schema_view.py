@@ -11,7 +11,7 @@ from typing import Any
 from hivebase.core import access
 from hivebase.core.apps import App
 from hivebase.core.model import FieldDef, TableDef
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.errors import PermissionDenied
 
 

@@ -19,13 +19,14 @@ from mcp.server.auth.provider import AccessToken
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hivebase.auth.principals import resolve
+from hivebase.auth.resolve import resolve
 from hivebase.core.apps import MAIN, App
-from hivebase.core.hub import Hub
-from hivebase.dialects import bmob, nocobase
+from hivebase.dialects.bmob import errors as bmob
+from hivebase.dialects.nocobase import errors as nocobase
 from hivebase.errors import HivebaseError, NotFound, PermissionDenied, Unauthorized
+from hivebase.http import ORJSONResponse
+from hivebase.hub import Hub
 from hivebase.mcp.context import McpCall
-from hivebase.rest.common import ORJSONResponse
 
 MAX_CREDENTIAL = 200
 SCOPES = "mcp offline_access"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hivebase.core.apps import App
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 
 SCOPE_KEY = "hivebase.mcp"
 

@@ -19,7 +19,8 @@ from jsonschema.exceptions import ValidationError
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from hivebase.dialects import bmob, nocobase
+from hivebase.dialects.bmob import errors as bmob
+from hivebase.dialects.nocobase import errors as nocobase
 from hivebase.errors import HivebaseError, InvalidValue, type_of
 from hivebase.mcp.context import McpCall, from_scope
 from hivebase.mcp.packages import Dialect, Package, Registry, ToolSpec

@@ -8,8 +8,8 @@ from typing import Any
 from mcp.server import ServerRequestContext
 from mcp.server.stdio import stdio_server
 
-from hivebase.auth.principals import resolve
-from hivebase.core.hub import Hub
+from hivebase.auth.resolve import resolve
+from hivebase.hub import Hub
 from hivebase.mcp.context import McpCall
 from hivebase.mcp.packages import Registry
 from hivebase.mcp.server import Tools, build_server

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from hivebase.config import Settings
-from hivebase.core.hub import Hub
+from hivebase.hub import Hub
 from hivebase.mcp.auth import Endpoint, Refused, authenticate
 from hivebase.mcp.context import SCOPE_KEY
 from hivebase.mcp.packages import Registry

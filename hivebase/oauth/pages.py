@@ -17,8 +17,9 @@ from mcp.server.auth.provider import construct_redirect_uri
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from hivebase.core import oauth, users
-from hivebase.core.principals import Principal
+from hivebase.core import oauth
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
 from hivebase.errors import HivebaseError, LimitExceeded
 from hivebase.oauth.provider import current
 

@@ -26,8 +26,8 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from hivebase.core import oauth
 from hivebase.core.apps import App
-from hivebase.core.hub import Hub
 from hivebase.errors import HivebaseError, Unauthorized
+from hivebase.hub import Hub
 
 SCOPES = ["mcp", "offline_access"]
 

@@ -24,12 +24,12 @@ from starlette.types import Receive, Scope, Send
 
 from hivebase.core import oauth
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
 from hivebase.errors import NotFound
+from hivebase.http import ORJSONResponse
+from hivebase.hub import Hub
 from hivebase.mcp.auth import base_url
 from hivebase.oauth import pages
 from hivebase.oauth.provider import SCOPES, AppContext, Provider, current, use
-from hivebase.rest.common import ORJSONResponse
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY = 64 * 1024  # OAuth forms and registrations are small

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hivebase.auth.principals import resolve
+from hivebase.auth.resolve import resolve
 from hivebase.config import Settings
-from hivebase.core import users
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
 from hivebase.errors import HivebaseError, Unauthorized
+from hivebase.hub import Hub
 from tests.cli import clean_env, error, ok
 from tests.cli.test_serve import free_port, stop, wait_for_health
 from tests.conftest import PG_URL, drop_prefixed_schemas

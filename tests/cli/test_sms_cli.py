@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from hivebase.config import Settings
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
-from hivebase.core.sms import SmsCodes
+from hivebase.core.identity.sms import SmsCodes
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 from tests.cli import clean_env, error, ok
 from tests.conftest import PG_URL, drop_prefixed_schemas
 

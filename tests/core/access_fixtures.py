@@ -3,7 +3,7 @@
 The per-test ``hub`` fixture costs about 0.6 s on PostgreSQL and every sign-up an argon2 hash, so these
 suites build one app per test module and database (``open_hub``) and run hundreds of cells against it.
 Principals are always resolved from real credentials (master key, REST API key, session tokens, API
-keys) through ``hivebase.auth.principals.resolve``, exactly as a door would. ``snapshot`` reads every
+keys) through ``hivebase.auth.resolve.resolve``, exactly as a door would. ``snapshot`` reads every
 row of every table (user tables, Relation join tables, access system tables) straight from the database,
 so "a refused call changes nothing" is checked against the storage itself.
 """
@@ -20,14 +20,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hivebase.auth.principals import resolve
+from hivebase.auth.resolve import resolve
 from hivebase.config import Settings
-from hivebase.core import records, roles, users
+from hivebase.core import records, roles
 from hivebase.core.apps import App, Credentials
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import random_id
 from hivebase.errors import HivebaseError
+from hivebase.hub import Hub
 from tests.conftest import PG_URL, drop_prefixed_schemas, require_postgres
 
 ROOT = Principal.root()

@@ -28,10 +28,13 @@ from typing import Any
 import orjson
 import pytest
 
-from hivebase.auth.principals import resolve
-from hivebase.core import queries, records, roles, schema, users
+from hivebase.auth.resolve import resolve
+from hivebase.core import records, roles, schema
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
+from hivebase.core.bmob_reads import bmob_get, bmob_query
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
+from hivebase.dialects.nocobase.queries import nocobase_get, nocobase_list, nocobase_query
 from hivebase.errors import HivebaseError, InvalidQuery, NotFound, PermissionDenied
 from tests.core.access_fixtures import (  # noqa: F401 (anyio_backend, backend: module-scoped fixtures)
     PASSWORD,
@@ -217,7 +220,7 @@ BMOB_FINDS: list[tuple[str, dict[str, Any], list[str] | Refused]] = [
 async def test_bmob_find(world: World, table: str, params: dict[str, Any], expected: list[str] | Refused) -> None:
     w = world
     wire = {k: orjson.dumps(w.fill(v)).decode() if k == "where" else v for k, v in params.items()}
-    await check_rows(w, lambda: queries.bmob_query(w.app, w.alice, table, wire), "results", expected,
+    await check_rows(w, lambda: bmob_query(w.app, w.alice, table, wire), "results", expected,
                      ordered="order" in params)
 
 
@@ -239,26 +242,26 @@ async def check_rows(w: World, call: Any, key: str, expected: list[str] | Refuse
 
 async def test_bmob_keys_and_count_return_only_visible_data(world: World) -> None:
     w = world
-    out = await queries.bmob_query(w.app, w.alice, "Post", {"keys": "title,score", "order": "score"})
+    out = await bmob_query(w.app, w.alice, "Post", {"keys": "title,score", "order": "score"})
     assert isinstance(out, dict)
     assert [{k: v for k, v in r.items() if k not in ("createdAt", "updatedAt")} for r in out["results"]] == \
         [{"objectId": w.ids["P1"], "title": "pub-a", "score": 10}, {"objectId": w.ids["P2"], "title": "pub-b",
                                                                     "score": 20}]
-    assert await queries.bmob_query(w.app, w.alice, "Post", {"count": 1, "limit": 0}) == {"results": [], "count": 2}
-    counted = await queries.bmob_query(w.app, w.alice, "Post",
+    assert await bmob_query(w.app, w.alice, "Post", {"count": 1, "limit": 0}) == {"results": [], "count": 2}
+    counted = await bmob_query(w.app, w.alice, "Post",
                                        {"count": "1", "limit": 0, "where": '{"score":{"$gte":50}}'})
     assert counted == {"results": [], "count": 0}
-    assert await queries.bmob_query(w.app, w.alice, "Comment", {"count": 1, "limit": 0}) == \
+    assert await bmob_query(w.app, w.alice, "Comment", {"count": 1, "limit": 0}) == \
         {"results": [], "count": 3}
     # bob is named in the ACL of H2 and C4: he sees them, but the scope still hides the draft
-    bobs = await queries.bmob_query(w.app, w.bob, "Post", {"keys": "title"})
+    bobs = await bmob_query(w.app, w.bob, "Post", {"keys": "title"})
     assert isinstance(bobs, dict)
     assert sorted(w.label(r["objectId"]) for r in bobs["results"]) == ["H2", "P1", "P2"]
 
 
 async def test_bmob_include_expands_only_visible_pointers_and_fields(world: World) -> None:
     w = world
-    out = await queries.bmob_query(w.app, w.alice, "Comment", {"include": "post,post.author", "order": "text"})
+    out = await bmob_query(w.app, w.alice, "Comment", {"include": "post,post.author", "order": "text"})
     assert_no_leak(w, out)
     assert isinstance(out, dict)
     by_label = {w.label(r["objectId"]): r for r in out["results"]}
@@ -271,7 +274,7 @@ async def test_bmob_include_expands_only_visible_pointers_and_fields(world: Worl
     # a hidden target stays a bare Pointer: the Comment's own value, nothing of the Post behind it
     assert by_label["C2"]["post"] == {"__type": "Pointer", "className": "Post", "objectId": w.ids["H1"]}
     assert by_label["C3"]["post"] == {"__type": "Pointer", "className": "Post", "objectId": w.ids["H2"]}
-    got = await queries.bmob_get(w.app, w.alice, "Comment", w.ids["C2"], {"include": "post"})
+    got = await bmob_get(w.app, w.alice, "Comment", w.ids["C2"], {"include": "post"})
     assert got["post"] == {"__type": "Pointer", "className": "Post", "objectId": w.ids["H1"]}
 
 
@@ -295,7 +298,7 @@ BMOB_AGGREGATES: list[tuple[dict[str, Any], list[dict[str, Any]] | Refused]] = [
 async def test_bmob_aggregates(world: World, params: dict[str, Any], expected: list[dict[str, Any]] | Refused) -> None:
     w = world
     wire = {k: orjson.dumps(v).decode() if isinstance(v, dict) else v for k, v in params.items()}
-    await check_groups(w, lambda: queries.bmob_query(w.app, w.alice, "Post", wire), expected)
+    await check_groups(w, lambda: bmob_query(w.app, w.alice, "Post", wire), expected)
 
 
 async def check_groups(w: World, call: Any, expected: list[dict[str, Any]] | Refused) -> None:
@@ -354,15 +357,15 @@ async def test_nocobase_list(world: World, table: str, params: dict[str, Any],
                              expected: list[str] | Refused) -> None:
     w = world
     wire = {**w.fill(params), "paginate": False}
-    await check_rows(w, lambda: queries.nocobase_list(w.app, w.alice, table, wire), "data", expected,
+    await check_rows(w, lambda: nocobase_list(w.app, w.alice, table, wire), "data", expected,
                      ordered="sort" in params)
 
 
 async def test_nocobase_fields_and_appends_show_only_visible_data(world: World) -> None:
     w = world
-    out = await queries.nocobase_list(w.app, w.alice, "Post", {"fields": ["title"], "sort": "title"})
+    out = await nocobase_list(w.app, w.alice, "Post", {"fields": ["title"], "sort": "title"})
     assert [set(r) for r in out["data"]] == [{"objectId", "createdAt", "updatedAt", "title"}] * 2
-    out = await queries.nocobase_list(w.app, w.alice, "Comment", {"appends": ["post", "mentions"], "sort": "text"})
+    out = await nocobase_list(w.app, w.alice, "Comment", {"appends": ["post", "mentions"], "sort": "text"})
     assert_no_leak(w, out)
     rows = {w.label(r["objectId"]): r for r in out["data"]}
     assert sorted(rows) == ["C1", "C2", "C3"]
@@ -373,15 +376,15 @@ async def test_nocobase_fields_and_appends_show_only_visible_data(world: World) 
     assert rows["C2"]["post"] == w.ids["H1"]  # a hidden target stays the bare id the Comment holds
     # naming the hidden field through an association path never shows it (and is refused: see below)
     try:
-        named = await queries.nocobase_list(w.app, w.alice, "Comment", {"fields": ["text", "post.secret"]})
+        named = await nocobase_list(w.app, w.alice, "Comment", {"fields": ["text", "post.secret"]})
     except PermissionDenied as exc:
         refused(exc, PermissionDenied, "field")
     else:
         assert_no_leak(w, named)
     # relation appends read the target through the same scope (and root sees everything)
-    got = await queries.nocobase_get(w.app, w.alice, "Comment", {"filterByTk": w.ids["C1"], "appends": ["mentions"]})
+    got = await nocobase_get(w.app, w.alice, "Comment", {"filterByTk": w.ids["C1"], "appends": ["mentions"]})
     assert [m["objectId"] for m in got["data"]["mentions"]] == [w.ids["P1"]]
-    everything = await queries.nocobase_get(w.app, ROOT, "Comment", {"filterByTk": w.ids["C1"],
+    everything = await nocobase_get(w.app, ROOT, "Comment", {"filterByTk": w.ids["C1"],
                                                                      "appends": ["mentions"]})
     assert sorted(m["objectId"] for m in everything["data"]["mentions"]) == sorted([w.ids["P1"], w.ids["H1"]])
 
@@ -391,7 +394,7 @@ async def test_nocobase_fields_naming_a_hidden_field_through_a_pointer_are_refus
     w = world
     for fields in (["text", "post.secret"], ["post.secret"]):
         with pytest.raises(PermissionDenied) as e:
-            await queries.nocobase_list(w.app, w.alice, "Comment", {"fields": fields})
+            await nocobase_list(w.app, w.alice, "Comment", {"fields": fields})
         refused(e.value, PermissionDenied, "field")
 
 
@@ -399,7 +402,7 @@ async def test_nocobase_except_leaves_out_only_what_it_names(world: World) -> No
     """``except`` of a visible field returns the other visible fields; it never turns into a request for the
     hidden ones (which would be refused)."""
     w = world
-    out = await queries.nocobase_list(w.app, w.alice, "Post", {"except": ["body"], "sort": "title"})
+    out = await nocobase_list(w.app, w.alice, "Post", {"except": ["body"], "sort": "title"})
     assert [set(r) for r in out["data"]] == [{"objectId", "createdAt", "updatedAt", "title", "status", "author",
                                              "score"}] * 2
 
@@ -436,7 +439,7 @@ RESOURCE_QUERIES: list[tuple[str, dict[str, Any], list[dict[str, Any]] | Refused
 async def test_resource_query(world: World, table: str, args: dict[str, Any],
                               expected: list[dict[str, Any]] | Refused) -> None:
     w = world
-    await check_groups(w, lambda: queries.nocobase_query(w.app, w.alice, table, w.fill(args)), expected)
+    await check_groups(w, lambda: nocobase_query(w.app, w.alice, table, w.fill(args)), expected)
 
 
 # -- reads by id: a hidden row is NotFound, exactly as a missing one -------------------------------------------
@@ -453,10 +456,10 @@ async def test_a_hidden_row_by_id_is_not_found_like_a_missing_one(world: World, 
     w = world
     oid = w.ids[label]
     calls = {
-        "bmob_get": lambda o: queries.bmob_get(w.app, w.alice, table, o),
-        "bmob_get+include": lambda o: queries.bmob_get(w.app, w.alice, table, o, {"include": "post"} if
+        "bmob_get": lambda o: bmob_get(w.app, w.alice, table, o),
+        "bmob_get+include": lambda o: bmob_get(w.app, w.alice, table, o, {"include": "post"} if
                                                        table == "Comment" else {"keys": "title"}),
-        "nocobase_get": lambda o: queries.nocobase_get(w.app, w.alice, table, {"filterByTk": o}),
+        "nocobase_get": lambda o: nocobase_get(w.app, w.alice, table, {"filterByTk": o}),
         "update": lambda o: records.update(w.app, w.alice, table, o, {"title" if table == "Post" else "text": "x"}),
         "increment": lambda o: records.update(w.app, w.alice, table, o, {"score": {"__op": "Increment"}})
         if table == "Post" else records.update(w.app, w.alice, table, o, {"text": {"__op": "Delete"}}),
@@ -471,23 +474,23 @@ async def test_a_hidden_row_by_id_is_not_found_like_a_missing_one(world: World, 
             answers.append(without_id(e.value, target))
         assert answers[0] == answers[1], name
     if label != "H1":  # the ACL names bob: for him the row is there, so the NotFound above was hiding it
-        assert (await queries.bmob_get(w.app, w.bob, table, oid))["objectId"] == oid
+        assert (await bmob_get(w.app, w.bob, table, oid))["objectId"] == oid
 
 
 async def test_get_of_visible_rows_hides_hidden_fields(world: World) -> None:
     w = world
-    got = await queries.bmob_get(w.app, w.alice, "Post", w.ids["P1"])
+    got = await bmob_get(w.app, w.alice, "Post", w.ids["P1"])
     assert_no_leak(w, got)
     assert set(got) == {"objectId", "createdAt", "updatedAt", *WRITE_FIELDS, "author"}
     for params in ({"keys": "secret"}, {"keys": "title,secret"}):
         with pytest.raises(PermissionDenied) as e:
-            await queries.bmob_get(w.app, w.alice, "Post", w.ids["P1"], params)
+            await bmob_get(w.app, w.alice, "Post", w.ids["P1"], params)
         refused(e.value, PermissionDenied, "field")
-    several = await queries.nocobase_get(w.app, w.alice, "Post", {"filterByTk": [w.ids["P1"], w.ids["H1"],
+    several = await nocobase_get(w.app, w.alice, "Post", {"filterByTk": [w.ids["P1"], w.ids["H1"],
                                                                                  w.ids["H2"]]})
     assert [r["objectId"] for r in several["data"]] == [w.ids["P1"]]
     with pytest.raises(PermissionDenied) as e2:
-        await queries.nocobase_get(w.app, w.alice, "Post", {"filterByTk": w.ids["P1"], "filter": {"secret": "x"}})
+        await nocobase_get(w.app, w.alice, "Post", {"filterByTk": w.ids["P1"], "filter": {"secret": "x"}})
     refused(e2.value, PermissionDenied, "field")
 
 
@@ -504,7 +507,7 @@ async def test_a_writer_is_shown_only_what_its_role_may_get(world: World) -> Non
         made = await records.create(w.app, w.alice, "Post", {"title": "new", "status": "published", "score": 1})
         assert_no_leak(w, made)
         assert "internal" not in made and made["title"] == "new"
-        assert (await queries.bmob_get(w.app, ROOT, "Post", made["objectId"]))["internal"] == "SECRET-default"
+        assert (await bmob_get(w.app, ROOT, "Post", made["objectId"]))["internal"] == "SECRET-default"
         changed = await records.update(w.app, w.alice, "Post", made["objectId"], {"score": {"__op": "Increment"}})
         assert_no_leak(w, changed)
         assert changed["score"] == 2
@@ -529,7 +532,7 @@ async def test_signing_in_shows_only_what_the_role_may_get_of_the_own_row(world:
         name = unique("note-")
         signed = await users.sign_up(w.app, client, {"username": name, "password": PASSWORD})
         me = await resolve(w.hub.apps, w.app, session_token=signed["sessionToken"])
-        assert "internalNote" not in await queries.bmob_get(w.app, me, "_User", me.user_id)  # the rule holds here
+        assert "internalNote" not in await bmob_get(w.app, me, "_User", me.user_id)  # the rule holds here
         logged = await users.log_in(w.app, client, name, PASSWORD)
         for answer in (signed, logged):
             assert set(answer) - {"sessionToken"} <= {"objectId", "createdAt", "updatedAt", "username", "email"}
@@ -594,26 +597,26 @@ async def test_a_policy_change_applies_to_the_next_call(world: World) -> None:
     """Cached statements (a client's get-by-id is compiled once) never outlive a change of the rules."""
     w = world
     anon = await w.principal("anon")
-    assert (await queries.bmob_get(w.app, anon, "Post", w.ids["H1"]))["secret"] == "SECRET-H1"
+    assert (await bmob_get(w.app, anon, "Post", w.ids["H1"]))["secret"] == "SECRET-H1"
     await roles.set_table_permissions(w.app, ROOT, "anonymous", "Post", {
         "list": {"fields": ["title"], "scope": PUBLISHED}, "get": {"fields": ["title"], "scope": PUBLISHED}})
     try:
         with pytest.raises(NotFound):
-            await queries.bmob_get(w.app, anon, "Post", w.ids["H1"])
-        got = await queries.bmob_get(w.app, anon, "Post", w.ids["P1"])
+            await bmob_get(w.app, anon, "Post", w.ids["H1"])
+        got = await bmob_get(w.app, anon, "Post", w.ids["P1"])
         assert got == {"objectId": w.ids["P1"], "title": "pub-a"}
     finally:
         await roles.set_table_permissions(w.app, ROOT, "anonymous", "Post", None)
-    assert (await queries.bmob_get(w.app, anon, "Post", w.ids["H1"]))["secret"] == "SECRET-H1"
+    assert (await bmob_get(w.app, anon, "Post", w.ids["H1"]))["secret"] == "SECRET-H1"
 
 
 async def test_error_messages_carry_no_hidden_values(world: World) -> None:
     """Refusals name the field or the row asked for, never a value behind them."""
     w = world
     attempts = [
-        lambda: queries.bmob_query(w.app, w.alice, "Post", {"where": '{"secret":{"$regex":"^SECRET-H"}}'}),
-        lambda: queries.nocobase_list(w.app, w.alice, "Comment", {"filter": {"post.secret": {"$includes": "S"}}}),
-        lambda: queries.bmob_get(w.app, w.alice, "Post", w.ids["H1"]),
+        lambda: bmob_query(w.app, w.alice, "Post", {"where": '{"secret":{"$regex":"^SECRET-H"}}'}),
+        lambda: nocobase_list(w.app, w.alice, "Comment", {"filter": {"post.secret": {"$includes": "S"}}}),
+        lambda: bmob_get(w.app, w.alice, "Post", w.ids["H1"]),
         lambda: records.update(w.app, w.alice, "Post", w.ids["H2"], {"title": "x"}),
     ]
     for call in attempts:

@@ -37,10 +37,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hivebase.core import keys, queries, records, roles, schema, sessions
+from hivebase.core import records, roles, schema
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
+from hivebase.core.bmob_reads import bmob_get, bmob_query
+from hivebase.core.identity import api_keys, sessions
+from hivebase.core.principal import Principal
 from hivebase.core.render import NULLABLE_BUILTINS
+from hivebase.dialects.nocobase.queries import nocobase_get, nocobase_list, nocobase_query
 from hivebase.errors import HivebaseError, InvalidValue, NotFound, PermissionDenied, Unauthorized
 from tests.core.access_fixtures import (  # noqa: F401 (anyio_backend, backend: module-scoped fixtures)
     PASSWORD,
@@ -190,7 +193,7 @@ async def build(w: World, app: App) -> None:
     bob = await w.sign_up("bob")
     eddie = await w.sign_up("eddie", roles_held=("editor",), principal="editor")
     await w.sign_up("audrey", roles_held=("auditor",), principal="auditor")
-    _, secret = await keys.create(app, ROOT, alice, "editor", name="readonly")
+    _, secret = await api_keys.create(app, ROOT, alice, "editor", name="readonly")
     w.credentials["key"] = {"api_key": secret}
     w.rows["_User"] = dict(w.users)
 
@@ -269,11 +272,11 @@ def visible(who: str, table: str, root_row: dict[str, Any]) -> dict[str, Any]:
 
 async def root_rows(w: World, table: str, dialect: str) -> dict[str, dict[str, Any]]:
     if dialect == "bmob":
-        out = await queries.bmob_query(w.app, ROOT, table, {"limit": 1000})
+        out = await bmob_query(w.app, ROOT, table, {"limit": 1000})
         assert isinstance(out, dict)
         rows = out["results"]
     else:
-        rows = (await queries.nocobase_list(w.app, ROOT, table, {"paginate": False}))["data"]
+        rows = (await nocobase_list(w.app, ROOT, table, {"paginate": False}))["data"]
     return {r["objectId"]: r for r in rows}
 
 
@@ -313,11 +316,11 @@ async def test_list(world: World, who: str, table: str) -> None:
     p = await w.principal(who)
     async with unchanged(w.app):
         if outcome.startswith("!"):
-            await expect_refusal(w.app, outcome, lambda: queries.bmob_query(w.app, p, table, {}), watch=False)
-            await expect_refusal(w.app, outcome, lambda: queries.nocobase_list(w.app, p, table, {}), watch=False)
+            await expect_refusal(w.app, outcome, lambda: bmob_query(w.app, p, table, {}), watch=False)
+            await expect_refusal(w.app, outcome, lambda: nocobase_list(w.app, p, table, {}), watch=False)
             return
-        bmob = await queries.bmob_query(w.app, p, table, {"limit": 1000})
-        nocobase = await queries.nocobase_list(w.app, p, table, {"paginate": False})
+        bmob = await bmob_query(w.app, p, table, {"limit": 1000})
+        nocobase = await nocobase_list(w.app, p, table, {"paginate": False})
     assert isinstance(bmob, dict)
     for rows, dialect in ((bmob["results"], "bmob"), (nocobase["data"], "nocobase")):
         root = await root_rows(w, table, dialect)
@@ -333,12 +336,12 @@ async def test_list(world: World, who: str, table: str) -> None:
 async def test_count(world: World, who: str, table: str) -> None:
     w, outcome = world, MATRIX[who, table][LIST]
     p = await w.principal(who)
-    call = lambda: queries.bmob_query(w.app, p, table, {"count": "1", "limit": "0"})  # noqa: E731
+    call = lambda: bmob_query(w.app, p, table, {"count": "1", "limit": "0"})  # noqa: E731
     if outcome.startswith("!"):
         await expect_refusal(w.app, outcome, call)
         return
     assert await call() == {"results": [], "count": len(labels(outcome))}
-    paged = await queries.nocobase_list(w.app, p, table, {"pageSize": 1})
+    paged = await nocobase_list(w.app, p, table, {"pageSize": 1})
     assert paged["meta"]["count"] == len(labels(outcome))
 
 
@@ -347,11 +350,11 @@ async def test_query(world: World, who: str, table: str) -> None:
     """Aggregates count (and, on Post, sum the scores of) exactly the visible rows."""
     w, outcome = world, MATRIX[who, table][LIST]
     p = await w.principal(who)
-    bmob_count = lambda: queries.bmob_query(w.app, p, table, {"groupcount": "true"})  # noqa: E731
+    bmob_count = lambda: bmob_query(w.app, p, table, {"groupcount": "true"})  # noqa: E731
     measures = [{"aggregation": "count", "alias": "n"}]
     if table == "Post":
         measures.append({"field": "score", "aggregation": "sum", "alias": "total"})
-    nocobase = lambda: queries.nocobase_query(w.app, p, table, {"measures": measures})  # noqa: E731
+    nocobase = lambda: nocobase_query(w.app, p, table, {"measures": measures})  # noqa: E731
     if outcome.startswith("!"):
         await expect_refusal(w.app, outcome, bmob_count)
         await expect_refusal(w.app, outcome, nocobase)
@@ -360,7 +363,7 @@ async def test_query(world: World, who: str, table: str) -> None:
     assert await bmob_count() == [{"_count": len(seen)}]
     if (who, table) in VISIBLE:  # score is not among the fields this role sees: summing it is refused
         await expect_refusal(w.app, NO_FIELD, nocobase)
-        assert await queries.nocobase_query(w.app, p, table, {"measures": measures[:1]}) == \
+        assert await nocobase_query(w.app, p, table, {"measures": measures[:1]}) == \
             {"data": [{"n": len(seen)}]}
         return
     expected: dict[str, Any] = {"n": len(seen)}
@@ -379,7 +382,7 @@ async def test_get(world: World, who: str, table: str) -> None:
     root = await root_rows(w, table, "bmob")
     async with unchanged(w.app):
         for label, oid in w.rows[table].items():
-            call = lambda oid=oid: queries.bmob_get(w.app, p, table, oid)  # noqa: E731
+            call = lambda oid=oid: bmob_get(w.app, p, table, oid)  # noqa: E731
             if outcome.startswith("!"):
                 await expect_refusal(w.app, outcome, call, watch=False)
             elif label in labels(outcome):
@@ -396,7 +399,7 @@ async def test_nocobase_get_follows_the_get_rule(world: World, who: str, table: 
     root = await root_rows(w, table, "nocobase")
     async with unchanged(w.app):
         for label, oid in w.rows[table].items():
-            call = lambda oid=oid: queries.nocobase_get(w.app, p, table, {"filterByTk": oid})  # noqa: E731
+            call = lambda oid=oid: nocobase_get(w.app, p, table, {"filterByTk": oid})  # noqa: E731
             if outcome.startswith("!"):
                 await expect_refusal(w.app, outcome, call, watch=False)
             elif label in labels(outcome):
@@ -420,7 +423,7 @@ async def test_create(world: World, who: str, table: str, every_field: bool) -> 
         return
     row = await records.create(w.app, p, table, data)
     try:
-        stored = await queries.nocobase_get(w.app, ROOT, table, {"filterByTk": row["objectId"]})
+        stored = await nocobase_get(w.app, ROOT, table, {"filterByTk": row["objectId"]})
         assert {k: stored["data"][k] for k in data if k not in ("password", "post")} == \
             {k: v for k, v in data.items() if k not in ("password", "post")}
         # the caller created the row, except a user, who always owns their own row ("own records")
@@ -443,7 +446,7 @@ async def test_update(world: World, who: str, table: str, every_field: bool) -> 
         verdicts = {label: OK if label in labels(outcome) else NOT_FOUND for label in w.rows[table]}
 
     async def changed(target: str) -> None:
-        stored = (await queries.nocobase_get(w.app, ROOT, table, {"filterByTk": target}))["data"]
+        stored = (await nocobase_get(w.app, ROOT, table, {"filterByTk": target}))["data"]
         data = update_data(table, every_field, target)
         assert {k: stored[k] for k in data} == data
         assert stored.get("updatedBy") == p.user_id
@@ -461,7 +464,7 @@ async def test_destroy(world: World, who: str, table: str) -> None:
 
     async def gone(target: str) -> None:
         with pytest.raises(NotFound):
-            await queries.bmob_get(w.app, ROOT, table, target)
+            await bmob_get(w.app, ROOT, table, target)
 
     await run_writes(w, table, verdicts, lambda t: records.delete(w.app, p, table, t), gone)
 
@@ -553,7 +556,7 @@ async def test_client_schema_changes_off(world: World) -> None:
                 await check_schema_action(w, await w.principal(who), action, OK)
         # every schema action of the client names the setting; its data actions are untouched
         await expect_refusal(w.app, "!client_schema", lambda: schema.drop_table(w.app, anon, "Comment"))
-        assert (await queries.bmob_query(w.app, anon, "Comment", {"count": 1, "limit": 0}))["count"] == 2
+        assert (await bmob_query(w.app, anon, "Comment", {"count": 1, "limit": 0}))["count"] == 2
     finally:
         await roles.set_setting(w.app, ROOT, "clientSchemaChanges", True)
     await check_schema_action(w, await w.principal("anon"), "createTable", OK)
@@ -631,12 +634,12 @@ async def test_revoked_and_expired_api_keys_fail_at_once(world: World) -> None:
     alice = w.users["alice"]
     made = {}
     for name in ("live", "revoked", "expired"):
-        made[name] = await keys.create(w.app, ROOT, alice, "editor", name=name)
+        made[name] = await api_keys.create(w.app, ROOT, alice, "editor", name=name)
     for _, secret in made.values():
         p = await w.principal("nobody", api_key=secret)
         assert (p.kind, p.user_id, p.role) == ("user", alice, "editor")
     owner = await w.principal("alice")
-    await keys.revoke(w.app, owner, made["revoked"][0]["id"])
+    await api_keys.revoke(w.app, owner, made["revoked"][0]["id"])
     await expire(w.app, "_hb_api_keys", made["expired"][0]["id"])
     for name in ("revoked", "expired"):
         with pytest.raises(Unauthorized) as e:
@@ -644,10 +647,10 @@ async def test_revoked_and_expired_api_keys_fail_at_once(world: World) -> None:
         refused(e.value, Unauthorized, "api_key")
     assert (await w.principal("nobody", api_key=made["live"][1])).role == "editor"
     with pytest.raises(InvalidValue) as e2:
-        await keys.create(w.app, ROOT, alice, "editor", expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        await api_keys.create(w.app, ROOT, alice, "editor", expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
     refused(e2.value, InvalidValue, "expiry")
-    await keys.revoke(w.app, ROOT, made["live"][0]["id"])
-    await keys.revoke(w.app, ROOT, made["expired"][0]["id"])
+    await api_keys.revoke(w.app, ROOT, made["live"][0]["id"])
+    await api_keys.revoke(w.app, ROOT, made["expired"][0]["id"])
 
 
 async def test_a_key_dies_with_its_role(world: World) -> None:
@@ -655,7 +658,7 @@ async def test_a_key_dies_with_its_role(world: World) -> None:
     granting the role again does not revive it), by a membership gone from storage, or by deleting the role."""
     w = world
     kate = await w.sign_up("kate", roles_held=("member", "editor"))
-    _, secret = await keys.create(w.app, ROOT, kate, "editor")
+    _, secret = await api_keys.create(w.app, ROOT, kate, "editor")
     assert (await w.principal("nobody", api_key=secret)).role == "editor"
     await roles.revoke(w.app, ROOT, kate, "editor")
     with pytest.raises(Unauthorized) as e:
@@ -665,7 +668,7 @@ async def test_a_key_dies_with_its_role(world: World) -> None:
     with pytest.raises(Unauthorized):
         await w.principal("nobody", api_key=secret)
 
-    _, second = await keys.create(w.app, ROOT, kate, "editor")
+    _, second = await api_keys.create(w.app, ROOT, kate, "editor")
     memberships = w.app.catalog.system("_hb_user_roles")
     async with w.app.db.write() as conn:
         await conn.execute(sa.delete(memberships).where(memberships.c.user_id == kate,
@@ -677,7 +680,7 @@ async def test_a_key_dies_with_its_role(world: World) -> None:
 
     await roles.create_role(w.app, ROOT, "temp-role", strategy=["list"])
     await roles.grant(w.app, ROOT, kate, "temp-role")
-    _, third = await keys.create(w.app, ROOT, kate, "temp-role")
+    _, third = await api_keys.create(w.app, ROOT, kate, "temp-role")
     assert (await w.principal("nobody", api_key=third)).role == "temp-role"
     await roles.delete_role(w.app, ROOT, "temp-role")
     with pytest.raises(Unauthorized):
@@ -693,7 +696,7 @@ async def test_x_role_picks_among_held_roles(world: World) -> None:
     assert (p.role, p.roles) == ("member", ("editor", "member"))
     as_editor = await w.principal("alice", role="editor")
     assert as_editor.role == "editor"
-    rows = (await queries.nocobase_list(w.app, as_editor, "Post", {"paginate": False}))["data"]
+    rows = (await nocobase_list(w.app, as_editor, "Post", {"paginate": False}))["data"]
     assert sorted(w.label("Post", r["objectId"]) for r in rows) == ["mine_a", "pub"]
     assert (await w.principal("alice", role="  editor ")).role == "editor"
     assert (await w.principal("alice", role="")).role == "member"
@@ -709,7 +712,7 @@ async def test_the_api_key_role_wins_over_x_role(world: World) -> None:
     for role in ("member", "admin", "root", "no-such-role"):
         p = await w.principal("key", role=role)
         assert (p.role, p.user_id) == ("editor", w.users["alice"])
-    rows = (await queries.nocobase_list(w.app, await w.principal("key", role="member"), "Post",
+    rows = (await nocobase_list(w.app, await w.principal("key", role="member"), "Post",
                                         {"paginate": False}))["data"]
     assert sorted(w.label("Post", r["objectId"]) for r in rows) == ["mine_a", "pub"]
 
@@ -720,10 +723,10 @@ async def test_no_credentials_learn_nothing_about_the_schema(world: World) -> No
     w = world
     nobody = await w.principal("nobody")
     attempts = [
-        lambda: queries.bmob_query(w.app, nobody, "Psot", {}),
-        lambda: queries.bmob_query(w.app, nobody, "Post", {"where": '{"secert": "x"}'}),
-        lambda: queries.nocobase_list(w.app, nobody, "Post", {"sort": ["scroe"]}),
-        lambda: queries.bmob_get(w.app, nobody, "Post", w.oid("Post", "pub"), {"keys": "titel"}),
+        lambda: bmob_query(w.app, nobody, "Psot", {}),
+        lambda: bmob_query(w.app, nobody, "Post", {"where": '{"secert": "x"}'}),
+        lambda: nocobase_list(w.app, nobody, "Post", {"sort": ["scroe"]}),
+        lambda: bmob_get(w.app, nobody, "Post", w.oid("Post", "pub"), {"keys": "titel"}),
         lambda: records.create(w.app, nobody, "Post", {"titel": "x"}),
         lambda: records.update(w.app, nobody, "Post", w.oid("Post", "pub"), {"scroe": 1}),
     ]
@@ -739,11 +742,11 @@ async def test_keys_never_grant_more_than_their_maker(world: World) -> None:
     assert p.role == "editor"
     for role in ("member", "admin", "editor"):  # not even its own role: a leaked key must not breed keys
         await expect_refusal(w.app, "!credential",
-                             lambda role=role: keys.create(w.app, p, w.users["alice"], role, name="bred"))
+                             lambda role=role: api_keys.create(w.app, p, w.users["alice"], role, name="bred"))
     signed_in = await w.principal("alice")  # a session may make a key of the role it acts in, and no other
-    await expect_refusal(w.app, "!role", lambda: keys.create(w.app, signed_in, w.users["alice"], "admin", name="x"))
-    info, _ = await keys.create(w.app, signed_in, w.users["alice"], signed_in.role or "", name="own role")
-    await keys.revoke(w.app, ROOT, info["id"])
+    await expect_refusal(w.app, "!role", lambda: api_keys.create(w.app, signed_in, w.users["alice"], "admin", name="x"))
+    info, _ = await api_keys.create(w.app, signed_in, w.users["alice"], signed_in.role or "", name="own role")
+    await api_keys.revoke(w.app, ROOT, info["id"])
 
 
 async def test_x_role_with_app_keys(world: World) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hivebase.core import schema
 from hivebase.core.apps import App
 from hivebase.core.catalog import Catalog
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query.ir import (
     And,
     ArrayHas,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hivebase.core import collections, roles, schema, schema_view
+from hivebase.core import roles, schema, schema_view
 from hivebase.core.apps import App
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.dialects.nocobase import collections
 from hivebase.errors import (
     Conflict,
     HivebaseError,
@@ -23,6 +23,7 @@ from hivebase.errors import (
     TypeMismatch,
     UnknownField,
 )
+from hivebase.hub import Hub
 from tests.core.access_fixtures import Actors, unchanged
 
 pytestmark = pytest.mark.anyio

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from hivebase.core import files as core_files
 from hivebase.core.apps import App
 from hivebase.core.files import FileMeta, Files, check_name, check_type
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.storage.base import StorageFailed
 from hivebase.core.storage.local import LocalStorage
 from hivebase.errors import InvalidName, InvalidValue, LimitExceeded, NotFound, PermissionDenied, TypeMismatch
+from hivebase.hub import Hub
 
 pytestmark = pytest.mark.anyio
 

@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 
-from hivebase.auth.principals import resolve
-from hivebase.core import reads, records, schema, users
+from hivebase.auth.resolve import resolve
+from hivebase.core import reads, records, schema
 from hivebase.core.apps import App
 from hivebase.core.functions.errors import FunctionError
 from hivebase.core.functions.runner import FunctionRunner
 from hivebase.core.functions.sources import MAX_SOURCE_BYTES
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
 from hivebase.errors import HivebaseError, InvalidName, InvalidValue, NotFound, PermissionDenied
+from hivebase.hub import Hub
 
 pytestmark = pytest.mark.anyio
 ROOT = Principal.root("test", app="main")

@@ -1,6 +1,6 @@
 """Accounts, sessions, API keys and role management under hostile input.
 
-Sign-up, log-in and passwords (users.py), session tokens (sessions.py), API keys (keys.py), roles and
+Sign-up, log-in and passwords (users.py), session tokens (sessions.py), API keys (api_keys.py), roles and
 settings (roles.py), phone sign-in and reset by SMS code (with the development outbox), credentials used on
 the wrong app, and the promise that no password, token or key ever shows up in an answer or an error.
 One app per database serves the whole module; every test signs up the users it needs.
@@ -15,11 +15,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hivebase.auth.principals import resolve
-from hivebase.core import keys, queries, records, roles, schema, sessions, users
+from hivebase.auth.resolve import resolve
+from hivebase.core import records, roles, schema
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
-from hivebase.core.sms import SmsCodes
+from hivebase.core.bmob_reads import bmob_get, bmob_query
+from hivebase.core.identity import api_keys, sessions, users
+from hivebase.core.identity.sms import SmsCodes
+from hivebase.core.principal import Principal
+from hivebase.dialects.nocobase.queries import nocobase_get, nocobase_list, nocobase_query
 from hivebase.errors import (
     Conflict,
     HivebaseError,
@@ -126,8 +129,8 @@ async def test_sign_up_signs_in_and_keeps_the_password_out_of_every_row(world: W
     (session_row,) = await stored(w.app, "_hb_sessions", user_id=uid)
     assert token not in repr(session_row) and len(session_row["token_hash"]) == 64
     for view in (await users.find(w.app, ROOT, name),
-                 await queries.bmob_get(w.app, ROOT, "_User", uid),
-                 await queries.nocobase_get(w.app, ROOT, "_User", {"filterByTk": uid})):
+                 await bmob_get(w.app, ROOT, "_User", uid),
+                 await nocobase_get(w.app, ROOT, "_User", {"filterByTk": uid})):
         assert password not in repr(view) and token not in repr(view) and "password" not in view
 
 
@@ -332,33 +335,33 @@ async def test_api_keys_are_managed_by_their_user_or_root_only(world: World) -> 
     me = await w.as_token(token)
     _, _, stranger_token = await w.user("stranger")
     stranger = await w.as_token(stranger_token)
-    made, secret = await keys.create(w.app, me, uid, "member", name="laptop")
+    made, secret = await api_keys.create(w.app, me, uid, "member", name="laptop")
     assert secret.startswith("hbk_") and set(made) == {"id", "name", "userId", "role", "createdAt", "expiresAt"}
     assert secret not in repr(made)
     assert (await resolve(w.hub.apps, w.app, api_key=secret)).user_id == uid
-    for listing in (await keys.list_keys(w.app, me), await keys.list_keys(w.app, ROOT, uid),
-                    await keys.list_keys(w.app, ROOT)):
+    for listing in (await api_keys.list_keys(w.app, me), await api_keys.list_keys(w.app, ROOT, uid),
+                    await api_keys.list_keys(w.app, ROOT)):
         assert made in listing and secret not in repr(listing)
-    assert all(k["userId"] == uid for k in await keys.list_keys(w.app, me))
-    await refuses(w.app, lambda: keys.list_keys(w.app, stranger, uid), PermissionDenied, "owner")
-    await refuses(w.app, lambda: keys.list_keys(w.app, w.client), PermissionDenied, "owner")
-    await refuses(w.app, lambda: keys.create(w.app, stranger, uid, "member"), PermissionDenied, "owner")
-    await refuses(w.app, lambda: keys.revoke(w.app, stranger, made["id"]), PermissionDenied, "owner")
+    assert all(k["userId"] == uid for k in await api_keys.list_keys(w.app, me))
+    await refuses(w.app, lambda: api_keys.list_keys(w.app, stranger, uid), PermissionDenied, "owner")
+    await refuses(w.app, lambda: api_keys.list_keys(w.app, w.client), PermissionDenied, "owner")
+    await refuses(w.app, lambda: api_keys.create(w.app, stranger, uid, "member"), PermissionDenied, "owner")
+    await refuses(w.app, lambda: api_keys.revoke(w.app, stranger, made["id"]), PermissionDenied, "owner")
     # a user makes keys for the role they act in only (a key never grants more than its maker); root makes
     # keys for any role the user holds, and for no other
-    await refuses(w.app, lambda: keys.create(w.app, me, uid, "admin"), PermissionDenied, "role")
-    await refuses(w.app, lambda: keys.create(w.app, ROOT, uid, "admin"), InvalidValue, "role_not_held")
-    await refuses(w.app, lambda: keys.create(w.app, me, uid, "member", name="n" * 1000), InvalidValue, "name")
-    await refuses(w.app, lambda: keys.create(w.app, ROOT, "no-such-user", "member"), NotFound, "user")
+    await refuses(w.app, lambda: api_keys.create(w.app, me, uid, "admin"), PermissionDenied, "role")
+    await refuses(w.app, lambda: api_keys.create(w.app, ROOT, uid, "admin"), InvalidValue, "role_not_held")
+    await refuses(w.app, lambda: api_keys.create(w.app, me, uid, "member", name="n" * 1000), InvalidValue, "name")
+    await refuses(w.app, lambda: api_keys.create(w.app, ROOT, "no-such-user", "member"), NotFound, "user")
     for bad in ("no-such-key", "x" * 10_000, 42):
-        await refuses(w.app, lambda b=bad: keys.revoke(w.app, me, b), NotFound, "key")
+        await refuses(w.app, lambda b=bad: api_keys.revoke(w.app, me, b), NotFound, "key")
     for wrong in ("hbk_" + "A" * 43, secret[:-1], secret + "x", secret.upper(), "", "hbk_", "x" * 10_000):
         with pytest.raises(Unauthorized) as e:
             await resolve(w.hub.apps, w.app, api_key=wrong)
         refused(e.value, Unauthorized, "api_key")
         assert secret not in str(e.value)
-    await keys.revoke(w.app, me, made["id"])
-    assert await keys.list_keys(w.app, me) == []
+    await api_keys.revoke(w.app, me, made["id"])
+    assert await api_keys.list_keys(w.app, me) == []
 
 
 # -- roles and settings: root only, checked before anything is stored -------------------------------------
@@ -391,7 +394,7 @@ async def test_role_management_is_root_only(world: World, operation: str) -> Non
     if w.manager is None:
         uid, _, token = await w.user("mgr")
         await roles.grant(w.app, ROOT, uid, "admin", default=True)
-        w.manager = (uid, token, (await keys.create(w.app, ROOT, uid, "admin"))[1])
+        w.manager = (uid, token, (await api_keys.create(w.app, ROOT, uid, "admin"))[1])
     uid, token, secret = w.manager
     as_admin = await w.as_token(token)
     assert as_admin.role == "admin"
@@ -510,7 +513,7 @@ async def test_a_scope_may_use_any_field_of_the_current_user(world: World) -> No
                                           {"list": {"scope": {"owner": "{{currentUser.username}}"}}})
         await roles.grant(w.app, ROOT, uid, "by-name")
         p = await w.as_token(token, role="by-name")
-        rows = (await queries.nocobase_list(w.app, p, "Note", {}))["data"]
+        rows = (await nocobase_list(w.app, p, "Note", {}))["data"]
         assert [r["objectId"] for r in rows] == [mine["objectId"]]
     finally:
         await roles.delete_role(w.app, ROOT, "by-name")
@@ -527,7 +530,7 @@ async def test_deleting_a_user_removes_every_credential(world: World, deleted_by
     if "helper" not in w.app.catalog.policy.roles:
         await roles.create_role(w.app, ROOT, "helper", strategy=["list"])
     await roles.grant(w.app, ROOT, uid, "helper")
-    _, secret = await keys.create(w.app, ROOT, uid, "helper")
+    _, secret = await api_keys.create(w.app, ROOT, uid, "helper")
     tables = ("_hb_sessions", "_hb_api_keys", "_hb_user_roles", "_hb_passwords")
     assert all([await stored(w.app, t, user_id=uid) for t in tables])
     await records.delete(w.app, ROOT if deleted_by == "root" else await w.as_token(token), "_User", uid)
@@ -548,7 +551,7 @@ async def test_credentials_of_one_app_are_refused_by_another(world: World) -> No
     other = await w.hub.apps.open(other_creds.app)
     try:
         uid, name, token = await w.user("a-only")
-        _, secret = await keys.create(w.app, ROOT, uid, "member")
+        _, secret = await api_keys.create(w.app, ROOT, uid, "member")
         wrong = {"master_key": w.creds.master_key, "rest_key": w.creds.rest_api_key, "session_token": token,
                  "api_key": secret}
         reasons = {"master_key": "master_key", "rest_key": "rest_key", "session_token": "session",
@@ -565,14 +568,14 @@ async def test_credentials_of_one_app_are_refused_by_another(world: World) -> No
         root_of_a = await resolve(w.hub.apps, w.app, master_key=w.creds.master_key)
         client_of_a = await resolve(w.hub.apps, w.app, rest_key=w.creds.rest_api_key)
         attempts = [
-            lambda: queries.bmob_query(other, mine, "_User", {}),
-            lambda: queries.nocobase_list(other, client_of_a, "_User", {}),
+            lambda: bmob_query(other, mine, "_User", {}),
+            lambda: nocobase_list(other, client_of_a, "_User", {}),
             lambda: records.create(other, root_of_a, "_User", {"username": "x", "password": PASSWORD}),
             lambda: schema.create_table(other, root_of_a, "Stolen", {}),
             lambda: users.sign_up(other, client_of_a, {"username": unique("x-"), "password": PASSWORD}),
             lambda: users.log_in(other, client_of_a, name, PASSWORD),
             lambda: sessions.list_for(other, mine, uid),
-            lambda: keys.list_keys(other, mine),
+            lambda: api_keys.list_keys(other, mine),
             lambda: roles.list_roles(other, root_of_a),
             lambda: users.list_users(other, root_of_a),
         ]
@@ -592,18 +595,18 @@ async def test_no_secret_shows_up_in_any_answer_or_error(world: World) -> None:
     await users.change_password(w.app, ROOT, uid, None, password)
     logged = await users.log_in(w.app, w.client, name, password)
     token = logged["sessionToken"]
-    _, api_key = await keys.create(w.app, ROOT, uid, "member", name="ci")
+    _, api_key = await api_keys.create(w.app, ROOT, uid, "member", name="ci")
     secrets = (password, token, api_key, w.creds.master_key or "", w.creds.rest_api_key or "")
     me = await w.as_token(token)
     answers = [
         {k: v for k, v in logged.items() if k != "sessionToken"},
         await roles.list_roles(w.app, ROOT), await roles.user_roles(w.app, ROOT, uid),
-        await keys.list_keys(w.app, ROOT), await keys.list_keys(w.app, me),
+        await api_keys.list_keys(w.app, ROOT), await api_keys.list_keys(w.app, me),
         await sessions.list_for(w.app, me, uid), await sessions.list_for(w.app, ROOT, uid),
         await users.find(w.app, ROOT, name), await users.list_users(w.app, ROOT, limit=1000),
-        await queries.bmob_query(w.app, ROOT, "_User", {"limit": 1000}),
-        await queries.nocobase_list(w.app, me, "_User", {"paginate": False}),
-        await queries.nocobase_query(w.app, ROOT, "_User", {"dimensions": [{"field": "username"}],
+        await bmob_query(w.app, ROOT, "_User", {"limit": 1000}),
+        await nocobase_list(w.app, me, "_User", {"paginate": False}),
+        await nocobase_query(w.app, ROOT, "_User", {"dimensions": [{"field": "username"}],
                                                             "measures": [{"aggregation": "count"}]}),
         await roles.settings(w.app, ROOT),
     ]
@@ -702,18 +705,18 @@ NUL_CALLS: dict[str, tuple[Callable[[World], Awaitable[Any]], type[HivebaseError
     "log_in-username": (lambda w: users.log_in(w.app, w.client, NUL, PASSWORD), InvalidValue),
     "log_in-password": (lambda w: users.log_in(w.app, w.client, "taken", NUL), InvalidValue),
     "find": (lambda w: users.find(w.app, ROOT, NUL), NotFound),
-    "bmob_get": (lambda w: queries.bmob_get(w.app, w.client, "_User", NUL), NotFound),
+    "bmob_get": (lambda w: bmob_get(w.app, w.client, "_User", NUL), NotFound),
     "update": (lambda w: records.update(w.app, ROOT, "_User", NUL, {"email": "n@example.com"}), NotFound),
     "delete": (lambda w: records.delete(w.app, ROOT, "_User", NUL), NotFound),
     "grant": (lambda w: roles.grant(w.app, ROOT, NUL, "member"), NotFound),
     "change_password": (lambda w: users.change_password(w.app, ROOT, NUL, None, PASSWORD), NotFound),
     "sessions.revoke": (lambda w: sessions.revoke(w.app, ROOT, NUL), NotFound),
     "sessions.list_for": (lambda w: sessions.list_for(w.app, ROOT, NUL), None),
-    "keys.revoke": (lambda w: keys.revoke(w.app, ROOT, NUL), NotFound),
+    "api_keys.revoke": (lambda w: api_keys.revoke(w.app, ROOT, NUL), NotFound),
     "session_token": (lambda w: resolve(w.hub.apps, w.app, session_token=NUL), Unauthorized),
     "api_key": (lambda w: resolve(w.hub.apps, w.app, api_key="hbk_" + NUL), Unauthorized),
     "rest_key": (lambda w: resolve(w.hub.apps, w.app, rest_key=NUL), Unauthorized),
-    "nocobase_get": (lambda w: queries.nocobase_get(w.app, w.client, "_User", {"filterByTk": NUL}), InvalidValue),
+    "nocobase_get": (lambda w: nocobase_get(w.app, w.client, "_User", {"filterByTk": NUL}), InvalidValue),
 }
 
 

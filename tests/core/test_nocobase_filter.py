@@ -12,7 +12,7 @@ from hivebase.core import schema
 from hivebase.core.apps import App
 from hivebase.core.catalog import Catalog
 from hivebase.core.model import TableDef
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query.filter import parse_filter
 from hivebase.core.query.ir import (
     And,

@@ -24,10 +24,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hivebase.auth.principals import resolve
-from hivebase.core import oauth, oauth_clients, oauth_grants, roles, users
+from hivebase.auth.resolve import resolve
+from hivebase.core import oauth, roles
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.oauth import clients as oauth_clients
+from hivebase.core.oauth import grants as oauth_grants
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import hash_key
 from hivebase.errors import (
     HivebaseError,

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from mcp.server.auth.provider import RefreshToken, TokenError
 
-from hivebase.auth.principals import resolve
-from hivebase.core import oauth, users
+from hivebase.auth.resolve import resolve
+from hivebase.core import oauth
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
-from hivebase.core.sms import SmsCodes
+from hivebase.core.identity import users
+from hivebase.core.identity.sms import SmsCodes
+from hivebase.core.principal import Principal
 from hivebase.errors import HivebaseError, InvalidValue, NotFound, PermissionDenied, Unauthorized
 from hivebase.oauth.provider import AppContext, Provider, use
 from tests.core.access_fixtures import (  # noqa: F401 (anyio_backend, backend: module-scoped fixtures)

@@ -8,12 +8,14 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from hivebase.core import queries, records, schema
+from hivebase.core import records, schema
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
+from hivebase.core.bmob_reads import bmob_get, bmob_query
+from hivebase.core.principal import Principal
 from hivebase.core.query import ir
 from hivebase.core.query.compile import Compiler
 from hivebase.core.query.where import parse_where
+from hivebase.dialects.nocobase.queries import nocobase_get, nocobase_list, nocobase_query
 from hivebase.errors import HivebaseError, InvalidQuery, NotFound, UnknownField
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +65,7 @@ async def league(app: App) -> dict[str, Any]:
 
 
 async def names(app: App, where: Any, **params: Any) -> list[str]:
-    out = await queries.bmob_query(app, ROOT, "Player", {"where": orjson.dumps(where).decode(), **params})
+    out = await bmob_query(app, ROOT, "Player", {"where": orjson.dumps(where).decode(), **params})
     assert isinstance(out, dict)
     return [r["name"] for r in out["results"]]
 
@@ -107,48 +109,48 @@ async def test_self_referencing_sub_queries(league: dict[str, Any]) -> None:
 
 async def test_paging_order_keys_include_count(league: dict[str, Any]) -> None:
     app = league["app"]
-    out = await queries.bmob_query(app, ROOT, "Player", {"order": "-score", "limit": "2", "skip": "1",
+    out = await bmob_query(app, ROOT, "Player", {"order": "-score", "limit": "2", "skip": "1",
                                                          "keys": "name", "include": "team", "count": "1"})
     assert isinstance(out, dict) and out["count"] == 5
     assert [r["name"] for r in out["results"]] == ["cid", "bob"]
     first = out["results"][0]
     assert set(first) == {"objectId", "createdAt", "updatedAt", "name", "team"}
     assert first["team"]["__type"] == "Object" and first["team"]["name"] == "Blues"
-    out = await queries.bmob_query(app, ROOT, "Player", {"limit": 0, "count": 1, "where": '{"score":{"$gt":15}}'})
+    out = await bmob_query(app, ROOT, "Player", {"limit": 0, "count": 1, "where": '{"score":{"$gt":15}}'})
     assert out == {"results": [], "count": 3}
-    nested = await queries.bmob_get(app, ROOT, "Player", league["ids"]["ann"], {"include": "mentor.mentor.team"})
+    nested = await bmob_get(app, ROOT, "Player", league["ids"]["ann"], {"include": "mentor.mentor.team"})
     assert nested["mentor"]["mentor"]["team"]["name"] == "Secret"
 
 
 async def test_bmob_aggregates(league: dict[str, Any]) -> None:
     app = league["app"]
-    out = await queries.bmob_query(app, ROOT, "Player", {"groupby": "team", "sum": "score", "groupcount": "true",
+    out = await bmob_query(app, ROOT, "Player", {"groupby": "team", "sum": "score", "groupcount": "true",
                                                          "order": "-_sumScore,_count"})
     assert isinstance(out, list)
     assert [(r["_sumScore"], r["_count"]) for r in out] == [(40, 1), (30, 1), (30, 2), (None, 1)]
-    days = await queries.bmob_query(app, ROOT, "Player", {"groupby": "born", "groupcount": "true", "order": "born",
+    days = await bmob_query(app, ROOT, "Player", {"groupby": "born", "groupcount": "true", "order": "born",
                                                           "where": '{"born":{"$exists":true}}'})
     assert days == [{"born": "2024-01-01", "_count": 2}, {"born": "2024-01-02", "_count": 1},
                     {"born": "2024-01-03", "_count": 1}]
-    stats = await queries.bmob_query(app, ROOT, "Player", {"average": "score", "max": "score", "min": "score",
+    stats = await bmob_query(app, ROOT, "Player", {"average": "score", "max": "score", "min": "score",
                                                            "having": '{"_avgScore":{"$gt":1}}'})
     assert stats == [{"_avgScore": 25, "_maxScore": 40, "_minScore": 10}]
 
 
 async def test_nocobase_list_get_query(league: dict[str, Any]) -> None:
     app, ids = league["app"], league["ids"]
-    out = await queries.nocobase_list(app, ROOT, "Player", {
+    out = await nocobase_list(app, ROOT, "Player", {
         "filter": {"team.city": {"$includes": "par"}}, "sort": ["-score"], "appends": ["team", "friends"],
         "fields": ["name", "score"], "pageSize": 1, "page": 2})
     assert out["meta"] == {"count": 2, "page": 2, "pageSize": 1, "totalPage": 2}
     row = out["data"][0]
     assert row["name"] == "ann" and row["team"]["city"] == "Paris"
     assert sorted(f["name"] for f in row["friends"]) == ["bob", "dan"]
-    got = await queries.nocobase_get(app, ROOT, "Player", {"filterByTk": ids["cid"], "appends": ["mentor"]})
+    got = await nocobase_get(app, ROOT, "Player", {"filterByTk": ids["cid"], "appends": ["mentor"]})
     assert got["data"]["mentor"]["name"] == "dan" and got["data"]["born"] == "2024-01-02T08:00:00.000Z"
     with pytest.raises(NotFound):
-        await queries.nocobase_get(app, ROOT, "Player", {"filterByTk": "nope"})
-    q = await queries.nocobase_query(app, ROOT, "Player", {
+        await nocobase_get(app, ROOT, "Player", {"filterByTk": "nope"})
+    q = await nocobase_query(app, ROOT, "Player", {
         "measures": [{"field": "score", "aggregation": "sum", "alias": "total"},
                      {"field": "objectId", "aggregation": "count", "alias": "n"}],
         "dimensions": [{"field": "born", "format": "YYYY-MM-DD", "alias": "day"}],
@@ -175,7 +177,7 @@ async def test_nocobase_list_get_query(league: dict[str, Any]) -> None:
 async def test_hostile_queries_fail_cleanly(league: dict[str, Any], params: dict[str, Any],
                                             error: type[HivebaseError]) -> None:
     with pytest.raises(error) as info:
-        await queries.bmob_query(league["app"], ROOT, "Player", params)
+        await bmob_query(league["app"], ROOT, "Player", params)
     assert "SELECT" not in info.value.message and len(info.value.message) < 400
 
 
@@ -228,12 +230,12 @@ async def test_statement_count_is_one_per_request(league: dict[str, Any]) -> Non
 
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        await queries.bmob_query(app, ROOT, "Player", {
+        await bmob_query(app, ROOT, "Player", {
             "include": "team,mentor.team", "count": "1",
             "where": '{"team":{"$inQuery":{"where":{"city":"Paris"},"className":"Team"}}}'})
         assert len(seen) == 2
         seen.clear()
-        await queries.nocobase_list(app, ROOT, "Player", {"appends": ["friends", "team"], "pageSize": 50})
+        await nocobase_list(app, ROOT, "Player", {"appends": ["friends", "team"], "pageSize": 50})
         assert len(seen) == 3  # rows, count, one batched statement for the Relation
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)

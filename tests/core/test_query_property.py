@@ -26,7 +26,7 @@ from hypothesis.control import currently_in_test_context
 from hivebase.core import reads, records, schema
 from hivebase.core.apps import App
 from hivebase.core.model import FieldDef, TableDef
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query import ir
 from hivebase.core.query.filter import parse_filter
 from hivebase.core.query.where import parse_where

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from hivebase.core import reads, records, schema
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.render import render_row
 from hivebase.errors import (
     HivebaseError,

@@ -1,4 +1,4 @@
-"""The NocoBase resource actions (``hivebase.core.resources``) on real rows, both databases.
+"""The NocoBase resource actions (``hivebase.dialects.nocobase.resources``) on real rows, both databases.
 
 Every write is checked by reading storage back (``snapshot`` for "nothing changed"), and the bulk paths by
 the statements the database actually received: a plain update by filter is ONE ``UPDATE``, a destroy ONE
@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hivebase.auth.principals import resolve
-from hivebase.core import resources, roles, schema, users
+from hivebase.auth.resolve import resolve
+from hivebase.core import roles, schema
 from hivebase.core.apps import App
 from hivebase.core.clock import now
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import random_id
+from hivebase.dialects.nocobase import resources
 from hivebase.errors import (
     HivebaseError,
     InvalidQuery,
@@ -32,6 +33,7 @@ from hivebase.errors import (
     UniqueViolation,
     UnknownField,
 )
+from hivebase.hub import Hub
 from tests.core.access_fixtures import PASSWORD, snapshot, unchanged
 
 pytestmark = pytest.mark.anyio

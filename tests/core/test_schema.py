@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from hivebase.core import records, schema
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.errors import (
     Conflict,
     InvalidName,

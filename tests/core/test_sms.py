@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from hivebase.config import Settings
-from hivebase.core import sms
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
-from hivebase.core.sms import OutboxSender, SmsCodes, load_sender
+from hivebase.core.identity import sms
+from hivebase.core.identity.sms import OutboxSender, SmsCodes, load_sender
+from hivebase.core.principal import Principal
 from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, PermissionDenied, SmsSendFailed, TypeMismatch
 
 pytestmark = pytest.mark.anyio

@@ -18,10 +18,10 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from hivebase.config import Settings
-from hivebase.core import keys, users
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import api_keys, users
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 from tests.rest.conftest import Server, serving
 
 ROOT = Principal.root("test")
@@ -41,7 +41,7 @@ def make_key(server: Server, app: str = MAIN, role: str = "admin", username: str
             opened = await hub.apps.open(app)
             user = await users.create_user(opened, ROOT, {"username": username, "password": "s3cret-pass"},
                                            [role])
-            _, secret = await keys.create(opened, ROOT, user["objectId"], role, name="test")
+            _, secret = await api_keys.create(opened, ROOT, user["objectId"], role, name="test")
             return secret
 
     return blocking(lambda: asyncio.run(run()))

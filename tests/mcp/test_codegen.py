@@ -21,8 +21,8 @@ import pytest
 
 from hivebase.config import Settings
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
 from hivebase.errors import HivebaseError, InvalidName, InvalidValue, LimitExceeded, TypeMismatch
+from hivebase.hub import Hub
 from hivebase.mcp.codegen import CHINESE, REQUIREMENTS, TYPES, describe_types, generate
 from tests.mcp.conftest import bmob_headers, legacy
 from tests.rest.conftest import Server, serving

@@ -28,10 +28,11 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from hivebase.core import records, schema, users
+from hivebase.core import records, schema
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
+from hivebase.core.identity import users
 from hivebase.core.secrets import hash_key
+from hivebase.hub import Hub
 from tests.conftest import IN_CI
 from tests.mcp.conftest import ROOT, blocking, ok
 from tests.mcp.test_oauth_flow import cli

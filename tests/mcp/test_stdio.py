@@ -15,9 +15,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
 from hivebase.config import Settings
-from hivebase.core import keys, users
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
+from hivebase.core.identity import api_keys, users
+from hivebase.hub import Hub
 from tests.cli import clean_env
 from tests.conftest import drop_prefixed_schemas
 from tests.mcp.conftest import ROOT, bmob_error, ok, resource_error
@@ -42,7 +42,7 @@ def stored(settings: Settings) -> Iterator[dict[str, Any]]:
             assert creds is not None
             app = await hub.apps.open(MAIN)
             user = await users.create_user(app, ROOT, {"username": "agent", "password": "s3cret-pass"}, ["admin"])
-            meta, secret = await keys.create(app, ROOT, user["objectId"], "admin")
+            meta, secret = await api_keys.create(app, ROOT, user["objectId"], "admin")
             return {"key": secret, "keyId": meta["id"], "master": creds.master_key}
 
     yield asyncio.run(prepare())
@@ -83,7 +83,7 @@ async def test_stdio_revoked_key_stops_at_once(settings: Settings, stored: dict[
 
         async def revoke() -> None:
             async with Hub(settings) as hub:
-                await keys.revoke(await hub.apps.open(MAIN), ROOT, stored["keyId"])
+                await api_keys.revoke(await hub.apps.open(MAIN), ROOT, stored["keyId"])
 
         await anyio.to_thread.run_sync(lambda: asyncio.run(revoke()))
         with pytest.raises(MCPError):

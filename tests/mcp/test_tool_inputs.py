@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from jsonschema import Draft202012Validator
 from mcp import ClientSession
 
-from hivebase.core import keys, records, roles, schema, users
+from hivebase.core import records, roles, schema
 from hivebase.core.apps import MAIN, App
-from hivebase.core.hub import Hub
+from hivebase.core.identity import api_keys, users
 from hivebase.db.engine import Database
+from hivebase.hub import Hub
 from tests.mcp.conftest import ROOT, blocking, bmob_error, bmob_headers, ok, payload, resource_error, streamable
 from tests.mcp.test_transports import ACCEPT, INIT, rpc_body
 from tests.rest.conftest import Server
@@ -61,7 +62,7 @@ def seed(server: Server) -> dict[str, str]:
             for name, role in (("alice", "member"), ("mallory", "member"), ("admin", "admin")):
                 user = await users.create_user(main, ROOT, {"username": name, "password": "s3cret-pass"}, [role])
                 ids[name] = user["objectId"]
-                ids[f"{name}_key"] = (await keys.create(main, ROOT, user["objectId"], role, name="test"))[1]
+                ids[f"{name}_key"] = (await api_keys.create(main, ROOT, user["objectId"], role, name="test"))[1]
             ids["team"], ids["other_team"] = await add(main, "Team", {"title": "r"}), await add(other, "Team", {})
             team = {"__type": "Pointer", "className": "Team", "objectId": ids["team"]}
             ids["player"] = await add(main, "Player", {"name": SLOW, "score": 5, "tags": ["x"], "team": team})

@@ -20,8 +20,8 @@ from hivebase.app import build_app
 from hivebase.config import Settings
 from hivebase.core import schema
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 from tests.conftest import drop_prefixed_schemas
 
 

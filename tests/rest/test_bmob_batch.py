@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from hivebase.core import users
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 from tests.rest.conftest import Server, error_of
 
 

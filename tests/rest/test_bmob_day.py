@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from hivebase.config import Settings
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
+from hivebase.hub import Hub
 from tests.conftest import PG_URL, drop_prefixed_schemas, require_postgres
 from tests.rest.conftest import Server, error_of, start_server
 

@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from hivebase.config import Settings
-from hivebase.core import users
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 from tests.conftest import IN_CI
 from tests.rest.conftest import Server, error_of, free_port, serving
 

@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hivebase.core import roles, users
+from hivebase.core import roles
 from hivebase.core.apps import MAIN
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import users
+from hivebase.core.principal import Principal
+from hivebase.hub import Hub
 from tests.rest.conftest import Server, error_of
 
 

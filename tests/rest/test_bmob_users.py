@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from hivebase.core import schema, sessions
+from hivebase.core import schema
 from hivebase.core.apps import MAIN, App
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.identity import sessions
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import hash_key
+from hivebase.hub import Hub
 from tests.rest.conftest import Server, error_of
 
 PW = "first-secret-1"

@@ -15,11 +15,12 @@ import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from hivebase.core import queries, records
+from hivebase.core import records
 from hivebase.core.apps import App
-from hivebase.core.principals import Principal
+from hivebase.core.bmob_reads import bmob_get, bmob_query
+from hivebase.core.identity.user_table import USER_TABLE
+from hivebase.core.principal import Principal
 from hivebase.core.render import render_row
-from hivebase.core.user_rows import USER_TABLE
 
 
 class Bridge:
@@ -60,7 +61,7 @@ class Records:
 
     def get(self, table: str, object_id: str, **params: Any) -> Any:
         """One row by objectId (``keys=``, ``include=`` as in Bmob's REST API)."""
-        return self._bridge.call(queries.bmob_get(self._app, self._principal, table, object_id, params))
+        return self._bridge.call(bmob_get(self._app, self._principal, table, object_id, params))
 
     def query(self, table: str, where: Mapping[str, Any] | str | None = None, **params: Any) -> Any:
         """Rows matching a Bmob ``where`` with ``order``, ``limit``, ``skip``, ``keys``, ``include``: a list of
@@ -92,14 +93,14 @@ class Records:
     async def _query(self, table: str, where: Any, params: dict[str, Any]) -> Any:
         if where is not None:
             params["where"] = where
-        out = await queries.bmob_query(self._app, self._principal, table, params)
+        out = await bmob_query(self._app, self._principal, table, params)
         return out["results"] if isinstance(out, dict) else out
 
     async def _count(self, table: str, where: Any) -> int:
         params: dict[str, Any] = {"count": 1, "limit": 0}
         if where is not None:
             params["where"] = where
-        out = await queries.bmob_query(self._app, self._principal, table, params)
+        out = await bmob_query(self._app, self._principal, table, params)
         assert isinstance(out, dict)
         return int(out["count"])
 

@@ -41,7 +41,7 @@ from hivebase.core.functions import store
 from hivebase.core.functions.context import Bridge, Context
 from hivebase.core.functions.errors import FunctionError, FunctionStopped
 from hivebase.core.functions.sources import CodeCache, Source, check_name, file_names, file_of
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.errors import InvalidValue, NotFound
 
 log = logging.getLogger("hivebase.functions")

@@ -11,8 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hivebase.core.apps import App
 from hivebase.core.clock import now
 from hivebase.core.functions.sources import as_text, check_name, compile_source
-from hivebase.core.functions.tables import TABLE
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
+from hivebase.db.tables.functions import TABLE
 from hivebase.errors import NotFound
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import orjson
 
-from hivebase.core import queries, records, schema, schema_view
+from hivebase.core import records, schema, schema_view
+from hivebase.core.bmob_reads import bmob_get, bmob_query
 from hivebase.core.fields.date import format_bmob
 from hivebase.core.render import render_row
 from hivebase.errors import InvalidValue, type_of
@@ -75,7 +76,7 @@ async def delete_single_data(call: McpCall, args: dict[str, Any]) -> dict[str, A
 
 async def get_single_data(call: McpCall, args: dict[str, Any]) -> dict[str, Any]:
     params = {k: args[k] for k in ("keys", "include") if k in args}
-    return await queries.bmob_get(call.app, call.principal, args["tableName"], args["objectId"], params)
+    return await bmob_get(call.app, call.principal, args["tableName"], args["objectId"], params)
 
 
 async def query_data(call: McpCall, args: dict[str, Any]) -> Any:
@@ -84,7 +85,7 @@ async def query_data(call: McpCall, args: dict[str, Any]) -> Any:
         params["where"] = json_object(params["where"], "where")
     if "having" in params:
         params["having"] = json_object(params["having"], "having")
-    result = await queries.bmob_query(call.app, call.principal, args["tableName"], params)
+    result = await bmob_query(call.app, call.principal, args["tableName"], params)
     return {"results": result} if isinstance(result, list) else result
 
 

@@ -2,14 +2,15 @@
 
 Names follow NocoBase's generated tools (``/collections/{collectionName}/fields:create`` →
 ``collections_fields_create``): path and query parameters are top-level arguments, the request body is
-``requestBody``. Each tool is one call of ``hivebase.core.collections``; answers are NocoBase's ``{"data": …}``.
+``requestBody``. Each tool is one call of
+``hivebase.dialects.nocobase.collections``; answers are NocoBase's ``{"data": …}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hivebase.core import collections
+from hivebase.dialects.nocobase import collections
 from hivebase.mcp.context import McpCall
 from hivebase.mcp.packages import Package, ToolSpec
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hivebase.core import resources
 from hivebase.core.query.dates import parse_timezone
+from hivebase.dialects.nocobase import resources
 from hivebase.mcp.context import McpCall
 from hivebase.mcp.packages import Package, Run, ToolSpec
 

@@ -12,14 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hivebase.auth.principals import resolve
+from hivebase.auth.resolve import resolve
 from hivebase.core import records
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.render import render_row
 from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, type_of
+from hivebase.http import ORJSONResponse, read_json
 from hivebase.rest.bmob.context import Call
 from hivebase.rest.bmob.errors import code_of, status_of
-from hivebase.rest.common import ORJSONResponse, read_json
 
 METHODS: dict[str, Literal["create", "update", "delete"]] = {"POST": "create", "PUT": "update",
                                                               "DELETE": "delete"}

@@ -6,11 +6,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from hivebase.core import queries, records
+from hivebase.core import records
+from hivebase.core.bmob_reads import bmob_get, bmob_query
 from hivebase.core.render import render_row
 from hivebase.errors import InvalidValue, type_of
+from hivebase.http import read_json
 from hivebase.rest.bmob.context import Call, created
-from hivebase.rest.common import read_json
 
 
 def params(call: Call) -> dict[str, str]:
@@ -54,12 +55,12 @@ create.status = 201  # type: ignore[attr-defined]  # for the OpenAPI description
 
 async def query(call: Call) -> Any:
     """Query rows ({results, count?}), or aggregate them (groupby, sum, average…: a bare array)."""
-    return await queries.bmob_query(call.app, call.principal, path(call, "table"), params(call))
+    return await bmob_query(call.app, call.principal, path(call, "table"), params(call))
 
 
 async def get(call: Call) -> Any:
     """Get one row (keys, include)."""
-    return await queries.bmob_get(call.app, call.principal, path(call, "table"), path(call, "object_id"),
+    return await bmob_get(call.app, call.principal, path(call, "table"), path(call, "object_id"),
                                   params(call))
 
 

@@ -15,13 +15,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hivebase.auth.principals import resolve
+from hivebase.auth.resolve import resolve
 from hivebase.core.apps import App
-from hivebase.core.hub import Hub
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.errors import HivebaseError, NotFound, Unauthorized
+from hivebase.http import ORJSONResponse
+from hivebase.hub import Hub
 from hivebase.rest.bmob.errors import error_response, unauthorized
-from hivebase.rest.common import ORJSONResponse
 
 log = logging.getLogger("hivebase.rest.bmob")
 APP_CREDENTIALS = ("master_key", "rest_key", "application_id")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from hivebase import errors as e
-from hivebase.dialects.bmob import UNAUTHORIZED, code_of, error_body, status_of
-from hivebase.rest.common import BadBody, ORJSONResponse
+from hivebase.dialects.bmob.errors import UNAUTHORIZED, code_of, error_body, status_of
+from hivebase.http import BadBody, ORJSONResponse
 
 log = logging.getLogger("hivebase.rest.bmob")
 

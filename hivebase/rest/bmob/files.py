@@ -21,9 +21,9 @@ from starlette.routing import BaseRoute, Route
 
 from hivebase.core.files import FileMeta
 from hivebase.errors import HivebaseError, InvalidName, InvalidValue
+from hivebase.http import ORJSONResponse
 from hivebase.rest.bmob.context import Call, endpoint
 from hivebase.rest.bmob.errors import error_response
-from hivebase.rest.common import ORJSONResponse
 
 log = logging.getLogger("hivebase.rest.bmob")
 

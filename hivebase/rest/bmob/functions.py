@@ -14,8 +14,8 @@ from typing import Any
 from hivebase.core.fields.date import format_bmob
 from hivebase.core.functions.sources import MAX_DEPLOY_BODY
 from hivebase.errors import InvalidValue, type_of
+from hivebase.http import BadBody, ORJSONResponse, read_body, read_json
 from hivebase.rest.bmob.context import Call
-from hivebase.rest.common import BadBody, ORJSONResponse, read_body, read_json
 
 SOURCE_TYPES = ("", "text/plain", "application/x-python", "text/x-python", "text/x-script.python")
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from hivebase import __version__
-from hivebase.rest.common import ORJSONResponse
+from hivebase.http import ORJSONResponse
 
 OBJ: dict[str, Any] = {"type": "object", "additionalProperties": True}
 ERROR = {"type": "object", "properties": {"code": {"type": "integer"}, "error": {"type": "string"}},

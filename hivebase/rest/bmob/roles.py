@@ -21,8 +21,8 @@ from hivebase.core.fields.date import format_bmob
 from hivebase.core.model import FieldDef
 from hivebase.core.writes import MAX_OBJECTS
 from hivebase.errors import HivebaseError, InvalidValue, TypeMismatch, UnknownField, type_of
+from hivebase.http import ORJSONResponse, read_json
 from hivebase.rest.bmob.context import Call
-from hivebase.rest.common import ORJSONResponse, read_json
 
 ROLE = "_Role"
 CREATE_KEYS = ["name", "ACL", "users", "roles", "title", "description", "strategy", "ignoreAcl"]

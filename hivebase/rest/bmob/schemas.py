@@ -13,8 +13,8 @@ from typing import Any
 from hivebase.core import access, schema
 from hivebase.core.model import TableDef
 from hivebase.errors import InvalidName, InvalidSchema, InvalidValue, type_of
+from hivebase.http import read_json
 from hivebase.rest.bmob.context import Call
-from hivebase.rest.common import read_json
 
 CREATE_KEYS = {"className", "fields", "note", "classNote"}
 ALTER_KEYS = {"className", "fields"}

@@ -7,9 +7,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from hivebase.core import queries, users
+from hivebase.core.bmob_reads import bmob_get, bmob_query
+from hivebase.core.bmob_reads import me as bmob_me
+from hivebase.core.identity import users
+from hivebase.core.identity.user_table import USER_TABLE
 from hivebase.core.render import render_row
-from hivebase.core.user_rows import USER_TABLE
 from hivebase.rest.bmob import context
 from hivebase.rest.bmob.classes import body_object, params, path, updated
 from hivebase.rest.bmob.context import Call, header
@@ -59,17 +61,17 @@ async def log_in_post(call: Call) -> dict[str, Any]:
 
 async def query(call: Call) -> Any:
     """Query users, with the parameters of ``/classes/_User`` (where, order, limit, skip, count, keys…)."""
-    return await queries.bmob_query(call.app, call.principal, USER_TABLE, params(call))
+    return await bmob_query(call.app, call.principal, USER_TABLE, params(call))
 
 
 async def get(call: Call) -> Any:
     """One user by objectId (``keys``, ``include`` as for any table)."""
-    return await queries.bmob_get(call.app, call.principal, USER_TABLE, path(call, "object_id"), params(call))
+    return await bmob_get(call.app, call.principal, USER_TABLE, path(call, "object_id"), params(call))
 
 
 async def me(call: Call) -> dict[str, Any]:
     """The session's user, with the token it was asked with (as Parse answers ``/users/me``)."""
-    shown = await users.me(call.app, call.principal, params(call))
+    shown = await bmob_me(call.app, call.principal, params(call))
     token = header(call.request, "session-token")
     if call.principal.credential == "session" and token:
         shown["sessionToken"] = token

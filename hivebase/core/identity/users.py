@@ -9,20 +9,20 @@ from __future__ import annotations
 import functools
 import time
 from collections import deque
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import access, passwords, queries, reads, records, roles, sessions, user_rows
+from hivebase.core import access, reads, records, roles
 from hivebase.core.apps import App
+from hivebase.core.identity import passwords, sessions, user_table
+from hivebase.core.identity.sms import SmsCodes
+from hivebase.core.identity.user_table import USER_TABLE
 from hivebase.core.names import is_key
 from hivebase.core.policy import ANONYMOUS
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query import ir
-from hivebase.core.sms import SmsCodes
-from hivebase.core.user_rows import USER_TABLE
 from hivebase.errors import InvalidValue, LimitExceeded, NotFound, PermissionDenied, Unauthorized, type_of
 
 LOGIN_FAILURES_PER_MINUTE = 10
@@ -150,7 +150,7 @@ async def phone_sign_in_or_up(app: App, principal: Principal, sms: SmsCodes, pho
         if user_id is None:
             access.require(app, principal, "create", USER_TABLE)
             access.check_writable(app, principal, "create", USER_TABLE, [*extra, "username", "mobilePhoneNumber"])
-            user_rows.check_fields(principal, extra)
+            user_table.check_fields(principal, extra)
             values = {"username": phone, **extra, "mobilePhoneNumber": phone, "mobilePhoneVerified": True}
             row = await records.create_in(conn, app, Principal.root(principal.via, app.name), USER_TABLE, values)
             user_id, created = row["objectId"], True
@@ -176,7 +176,7 @@ async def change_password(app: App, principal: Principal, user_id: Any, old: Any
         if not p.is_root and not (isinstance(old, str) and await passwords.verify(conn, app, user_id, old)):
             raise InvalidValue("the old password is wrong", field="oldPassword", table=USER_TABLE,
                                reason="old_password")
-        await user_rows.set_password(conn, app, user_id, new, keep_session=p.key_id if p.user_id == user_id else None)
+        await user_table.set_password(conn, app, user_id, new, keep_session=p.key_id if p.user_id == user_id else None)
 
 
 async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, code: Any, new: Any) -> None:
@@ -190,7 +190,7 @@ async def reset_password_by_sms(app: App, principal: Principal, sms: SmsCodes, c
         user_id = await _id_by(conn, app, "mobilePhoneNumber", phone)
         if user_id is None:
             raise NotFound("no user has this phone number", table=USER_TABLE, reason="user")
-        await user_rows.set_password(conn, app, user_id, new)
+        await user_table.set_password(conn, app, user_id, new)
 
 
 Identity = tuple[dict[str, Any] | None, tuple[str, ...], str | None]
@@ -249,13 +249,6 @@ async def verify_sms_code(app: App, principal: Principal, sms: SmsCodes, phone: 
         await sms.verify(conn, app, phone, code)
 
 
-async def me(app: App, principal: Principal, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """``GET /users/me``: the caller's own user row in Bmob's shape, as their role may see it."""
-    p = access.require_caller(app, principal)
-    if p.user_id is None:
-        raise Unauthorized("this needs a user's session token; log in first", reason="session")
-    return await queries.bmob_get(app, p, USER_TABLE, p.user_id, params)
-
 
 async def _why_not_written(app: App, principal: Principal, user_id: Any) -> None:
     """After a write to a user row found nothing: when the caller can see that row, the row's ACL refused
@@ -270,7 +263,7 @@ async def _why_not_written(app: App, principal: Principal, user_id: Any) -> None
 
 async def update_user(app: App, principal: Principal, user_id: Any, data: Any) -> dict[str, Any]:
     """``records.update`` of a ``_User`` row; a row the caller sees but may not write is refused as such.
-    A new username obeys the sign-up limits (``user_rows.check_username``)."""
+    A new username obeys the sign-up limits (``user_table.check_username``)."""
     access.require_caller(app, principal)
     try:
         return await records.update(app, principal, USER_TABLE, user_id, data)

@@ -15,7 +15,7 @@ Token kinds are told apart by prefix: ``hbo_`` access, ``hbr_`` refresh, ``hbc_`
 
 from __future__ import annotations
 
-from hivebase.core.oauth_clients import (
+from hivebase.core.oauth.clients import (
     SCOPES,
     check_client_secret,
     delete_client,
@@ -23,7 +23,7 @@ from hivebase.core.oauth_clients import (
     list_clients,
     register_client,
 )
-from hivebase.core.oauth_grants import (
+from hivebase.core.oauth.grants import (
     approve,
     deny,
     exchange_code,
@@ -31,7 +31,7 @@ from hivebase.core.oauth_grants import (
     pending_authorization,
     start_authorization,
 )
-from hivebase.core.oauth_tokens import (
+from hivebase.core.oauth.tokens import (
     ACCESS,
     ACCESS_INVALID,
     CODE,

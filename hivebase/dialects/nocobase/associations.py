@@ -23,7 +23,7 @@ from hivebase.core import records
 from hivebase.core.access import current_user
 from hivebase.core.apps import App
 from hivebase.core.model import USER_TABLE, FieldDef, TableDef
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query.filter import parse_filter
 from hivebase.core.query.ir import Cmp, Const, InSubquery, Path, Pred, RelatedTo, Select, SubQuery, conj
 from hivebase.core.query.nocobase_params import by_key, names, object_key, parse_target

@@ -1,8 +1,6 @@
-"""Query entry points in each dialect's terms: wire parameters in, wire-shaped JSON out.
-
-Doors (REST, MCP) call these with what their callers sent; parsing, permissions, the single SQL statement
-and rendering all happen here, so every door answers the same question the same way. ``{{currentUser.x}}``
-in a caller's filter means the principal's user.
+"""NocoBase's query entry points (``list``, ``get``, ``resource_query``): wire parameters in, NocoBase-shaped
+JSON out. Parsing, permissions, the single SQL statement and rendering happen in the core, so every door answers
+the same question the same way. ``{{currentUser.x}}`` in a caller's filter means the principal's user.
 """
 
 from __future__ import annotations
@@ -13,53 +11,12 @@ from typing import Any
 from hivebase.core import reads
 from hivebase.core.access import current_user, require_caller
 from hivebase.core.apps import App
-from hivebase.core.fields.base import Style
-from hivebase.core.model import TableDef
 from hivebase.core.names import is_key
-from hivebase.core.principals import Principal
-from hivebase.core.query.bmob_params import parse_aggregate, parse_find, parse_include, parse_keys
+from hivebase.core.principal import Principal
 from hivebase.core.query.nocobase_params import parse_get, parse_list, relation_appends
 from hivebase.core.query.resource_query import parse_resource_query
-from hivebase.core.render import render_plain, render_row
+from hivebase.core.render import render_groups, render_row, render_rows
 from hivebase.errors import NotFound
-
-
-def _render(tdef: TableDef, rows: list[dict[str, Any]], style: Style,
-            keys: list[str] | None = None) -> list[dict[str, Any]]:
-    relations = True if keys is None else keys
-    return [render_row(tdef, r, style, relations=relations) for r in rows]
-
-
-def _render_groups(rows: list[dict[str, Any]], style: Style) -> list[dict[str, Any]]:
-    return [{k: render_plain(v, style) for k, v in r.items()} for r in rows]
-
-
-async def bmob_query(app: App, principal: Principal, table: str, params: Mapping[str, Any]
-                     ) -> dict[str, Any] | list[dict[str, Any]]:
-    """``GET /1/classes/<Table>``: ``{"results":[…], "count"?}``, or a bare array for aggregations."""
-    require_caller(app, principal)  # before any lookup: no credentials, no schema hints
-    tdef = await app.catalog.table(table)
-    agg = parse_aggregate(app.catalog, tdef, params)
-    if agg is not None:
-        return _render_groups(await reads.aggregate(app, principal, agg), "bmob")
-    select, with_count = parse_find(app.catalog, tdef, params)
-    rows, total = await reads.find(app, principal, select, with_count=with_count)
-    out: dict[str, Any] = {"results": _render(tdef, rows, "bmob", select.keys)}
-    if with_count:
-        out["count"] = total
-    return out
-
-
-async def bmob_get(app: App, principal: Principal, table: str, object_id: Any,
-                   params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """``GET /1/classes/<Table>/<objectId>`` with optional ``keys`` and ``include``."""
-    require_caller(app, principal)  # before any lookup: no credentials, no schema hints
-    params = params or {}
-    tdef = await app.catalog.table(table)
-    keys = parse_keys(tdef, params.get("keys"))
-    include = parse_include(app.catalog, tdef, params.get("include"))
-    row = await reads.get(app, principal, table, object_id, keys=keys, include=include)
-    return render_row(tdef, row, "bmob", relations=True if keys is None else keys)
 
 
 async def nocobase_list(app: App, principal: Principal, resource: str, params: Mapping[str, Any], *,
@@ -72,7 +29,7 @@ async def nocobase_list(app: App, principal: Principal, resource: str, params: M
     rows, total = await reads.find(app, principal, select, with_count=paging["paginate"])
     if paging["relationAppends"]:
         await reads.append_relations(app, principal, resource, rows, paging["relationAppends"])
-    data = _render(tdef, rows, "nocobase")
+    data = render_rows(tdef, rows, "nocobase")
     if not paging["paginate"]:
         return {"data": data}
     size = paging["pageSize"]
@@ -98,7 +55,7 @@ async def nocobase_get(app: App, principal: Principal, resource: str, params: Ma
     appends = relation_appends(app.catalog, tdef, params)
     if appends:
         await reads.append_relations(app, principal, resource, rows, appends)
-    data = _render(tdef, rows, "nocobase")
+    data = render_rows(tdef, rows, "nocobase")
     if isinstance(params.get("filterByTk"), list):
         return {"data": data}
     if not data:
@@ -111,4 +68,5 @@ async def nocobase_query(app: App, principal: Principal, resource: str, args: Ma
     require_caller(app, principal)  # before any lookup: no credentials, no schema hints
     tdef = await app.catalog.table(resource)
     agg = parse_resource_query(app.catalog, tdef, args, current_user=current_user(principal))
-    return {"data": _render_groups(await reads.aggregate(app, principal, agg), "nocobase")}
+    return {"data": render_groups(await reads.aggregate(app, principal, agg), "nocobase")}
+

@@ -9,11 +9,12 @@ a weaker one.
 
 from __future__ import annotations
 
-from hivebase.core import keys, oauth, sessions, users
+from hivebase.core import oauth
 from hivebase.core.apps import App, AppRegistry
+from hivebase.core.identity import api_keys, sessions, users
 from hivebase.core.model import USER_TABLE
 from hivebase.core.policy import ANONYMOUS
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.errors import PermissionDenied, Unauthorized
 
 MAX_KEY = 200
@@ -65,9 +66,9 @@ async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None,
             raise PermissionDenied(f"this access token lacks the `{oauth_scope}` scope", reason="insufficient_scope")
         return _user(found, app, access.user_id, role, False, access.token_id, via, "oauth")
     if api_key is not None:
-        key, found = await users.identity_of(app, keys.live(app, api_key))
+        key, found = await users.identity_of(app, api_keys.live(app, api_key))
         if key is None:
-            raise Unauthorized(keys.INVALID, reason="api_key")
+            raise Unauthorized(api_keys.INVALID, reason="api_key")
         return _user(found, app, key["user_id"], key["role"], True, key["id"], via, "api_key")
     if session_token is not None:
         session, found = await users.identity_of(app, sessions.live(app, session_token))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from hivebase.config import Settings
-from hivebase.core import identity
+from hivebase.core.identity.bootstrap import prepare_app
 from hivebase.core.apps import MAIN, AppRegistry, Credentials
 from hivebase.core.files import Files
 from hivebase.core.functions.runner import FunctionRunner
+from hivebase.core.identity.sms import SmsCodes
 from hivebase.core.secrets import Vault
-from hivebase.core.sms import SmsCodes
 from hivebase.db.engine import Engines
 
 
@@ -20,7 +20,7 @@ class Hub:
         self.vault = Vault.for_data_dir(settings.data_dir, settings.secret_key)
         self.sms = SmsCodes(settings)  # one per process: it holds the in-memory guess limits
         self.functions = FunctionRunner(settings)  # one per process: it tracks the calls' threads
-        self.apps = AppRegistry(self.engines, self.vault, settings.catalog_refresh_seconds, on_open=identity.prepare)
+        self.apps = AppRegistry(self.engines, self.vault, settings.catalog_refresh_seconds, on_open=prepare_app)
         self.files = Files(settings, self.apps)
 
     async def start(self) -> None:

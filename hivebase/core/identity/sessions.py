@@ -14,7 +14,7 @@ from hivebase.core.access import require_caller
 from hivebase.core.apps import App
 from hivebase.core.clock import now
 from hivebase.core.names import is_key
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import hash_key, new_secret, random_id
 from hivebase.errors import NotFound, PermissionDenied, Unauthorized
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hivebase.core.apps import App
 from hivebase.core.clock import now
 from hivebase.core.model import USER_TABLE
-from hivebase.core.oauth_clients import SCOPES, check_uri, clean, client_row, parse_scope
-from hivebase.core.oauth_tokens import CODE, invalid_grant, issue, plain_id, plausible, revoke_family
+from hivebase.core.oauth.clients import SCOPES, check_uri, clean, client_row, parse_scope
+from hivebase.core.oauth.tokens import CODE, invalid_grant, issue, plain_id, plausible, revoke_family
 from hivebase.core.secrets import hash_key, new_secret, random_id
 from hivebase.errors import InvalidValue, LimitExceeded, NotFound, type_of
 

@@ -25,7 +25,7 @@ from hivebase.core import access, schema, schema_view
 from hivebase.core.apps import App
 from hivebase.core.model import USER_TABLE, FieldDef, TableDef
 from hivebase.core.names import check_table_name
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.errors import InvalidSchema, InvalidValue, NotFound, TypeMismatch, suggest, type_of
 
 MAX_NAME = 64

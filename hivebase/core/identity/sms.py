@@ -27,7 +27,7 @@ from hivebase.config import Settings
 from hivebase.core.access import require_caller
 from hivebase.core.apps import App
 from hivebase.core.clock import now
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import random_id
 from hivebase.errors import InvalidValue, LimitExceeded, SmsSendFailed, TypeMismatch, type_of
 

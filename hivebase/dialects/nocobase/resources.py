@@ -20,19 +20,22 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import access, associations, queries, reads, records, user_rows
+from hivebase.core import access, reads, records
 from hivebase.core.access import current_user, require_caller
 from hivebase.core.apps import App
-from hivebase.core.associations import Resource
 from hivebase.core.clock import now
+from hivebase.core.identity import user_table
 from hivebase.core.model import USER_TABLE, TableDef
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.query.compile import Compiler
 from hivebase.core.query.filter import parse_filter
 from hivebase.core.query.ir import Const, InList, Path, Pred, Select, conj
 from hivebase.core.query.nocobase_params import by_key, parse_list, projection
 from hivebase.core.render import render_row
 from hivebase.core.writes import Plan, plan_write
+from hivebase.dialects.nocobase import associations
+from hivebase.dialects.nocobase.associations import Resource
+from hivebase.dialects.nocobase.queries import nocobase_get, nocobase_list, nocobase_query
 from hivebase.errors import InvalidQuery, LimitExceeded, NotFound, PermissionDenied
 
 MAX_ROWS = 1000  # rows written one by one per call, and rows shown in a write's answer
@@ -54,7 +57,7 @@ async def resource_list(app: App, principal: Principal, args: Mapping[str, Any],
     """``{"data":[…], "meta":{count, page, pageSize, totalPage}}`` (no meta with ``paginate: false``)."""
     args, res = await _resource(app, principal, args, "resource_list")
     if not res.is_association:
-        return await queries.nocobase_list(app, principal, res.table.name, args, tz_offset_minutes=tz_offset_minutes)
+        return await nocobase_list(app, principal, res.table.name, args, tz_offset_minutes=tz_offset_minutes)
     if res.kind == "roles":
         associations.no_query_args(args)
         data = await associations.user_roles(app, principal, res)
@@ -81,7 +84,7 @@ async def resource_get(app: App, principal: Principal, args: Mapping[str, Any], 
     association ``filterByTk`` may be left out: the first associated row (a belongs-to's only one)."""
     args, res = await _resource(app, principal, args, "resource_get")
     if not res.is_association:
-        return await queries.nocobase_get(app, principal, res.table.name, args, tz_offset_minutes=tz_offset_minutes)
+        return await nocobase_get(app, principal, res.table.name, args, tz_offset_minutes=tz_offset_minutes)
     tk = args.get("filterByTk")
     if res.kind == "roles":
         associations.no_query_args(args)
@@ -116,7 +119,7 @@ async def resource_get(app: App, principal: Principal, args: Mapping[str, Any], 
 async def resource_query(app: App, principal: Principal, args: Mapping[str, Any]) -> dict[str, Any]:
     """``{"data": [{alias: value…}]}``; association resources are refused."""
     args, res = await _resource(app, principal, args, "resource_query", association=False)
-    return await queries.nocobase_query(app, principal, res.table.name, args)
+    return await nocobase_query(app, principal, res.table.name, args)
 
 
 # -- the write engine ----------------------------------------------------------------------------------------
@@ -166,7 +169,7 @@ def _plan(app: App, principal: Principal, tdef: TableDef, values: dict[str, Any]
     """The checked write, before any statement runs (types, read-only fields, writable fields)."""
     data: Any = values
     if tdef.name == USER_TABLE:
-        data, _ = user_rows.split_password(app, principal, values, creating=False)
+        data, _ = user_table.split_password(app, principal, values, creating=False)
     plan = plan_write(tdef, data, creating=False)
     records.check_fields(app, principal, "update", tdef.name, plan)
     return plan

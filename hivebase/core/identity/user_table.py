@@ -13,11 +13,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core import keys, oauth_tokens, passwords, roles, sessions
+from hivebase.core import roles
 from hivebase.core.apps import App
+from hivebase.core.identity import api_keys, passwords, sessions
 from hivebase.core.model import USER_TABLE
+from hivebase.core.oauth import tokens as oauth_tokens
 from hivebase.core.policy import MEMBER
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.errors import InvalidValue, PermissionDenied, ReadOnlyField
 
 USER_FIELDS: dict[str, dict[str, Any]] = {
@@ -96,6 +98,6 @@ async def after_update(conn: AsyncConnection, app: App, user_id: str, password: 
 async def after_delete(conn: AsyncConnection, app: App, user_id: str) -> None:
     await passwords.forget(conn, app, user_id)
     await sessions.revoke_all(conn, app, user_id)
-    await keys.forget_user(conn, app, user_id)
+    await api_keys.forget_user(conn, app, user_id)
     await roles.forget_user(conn, app, user_id)
     await oauth_tokens.forget_user(conn, app, user_id)

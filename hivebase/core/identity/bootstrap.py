@@ -6,12 +6,12 @@ from sqlalchemy.exc import DBAPIError
 
 from hivebase.core import roles
 from hivebase.core.apps import App
+from hivebase.core.identity.user_table import USER_FIELDS, USER_TABLE
 from hivebase.core.schema import create_system_table
-from hivebase.core.user_rows import USER_FIELDS, USER_TABLE
 from hivebase.errors import HivebaseError
 
 
-async def prepare(app: App) -> None:
+async def prepare_app(app: App) -> None:
     """Idempotent, and safe when several processes open the same new app at once."""
     if app.catalog.lookup(USER_TABLE) is None:
         try:

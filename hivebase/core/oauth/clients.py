@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hivebase.core.access import require_root
 from hivebase.core.apps import App
 from hivebase.core.clock import now
-from hivebase.core.oauth_tokens import plain_id
-from hivebase.core.principals import Principal
+from hivebase.core.oauth.tokens import plain_id
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import hash_key, same_hash
 from hivebase.errors import InvalidValue, LimitExceeded, NotFound, PermissionDenied, UniqueViolation, type_of
 

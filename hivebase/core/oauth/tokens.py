@@ -21,7 +21,7 @@ from hivebase.core.apps import App
 from hivebase.core.clock import now
 from hivebase.core.model import USER_TABLE
 from hivebase.core.names import is_key
-from hivebase.core.principals import Principal
+from hivebase.core.principal import Principal
 from hivebase.core.secrets import hash_key, new_secret, random_id
 from hivebase.errors import InvalidValue, NotFound, PermissionDenied, Unauthorized, type_of
 

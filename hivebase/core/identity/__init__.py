@@ -1,0 +1,1 @@
+"""Identity: users, passwords, sessions, API keys and SMS codes of an app."""
