@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from hivebase.config import Settings
-from hivebase.core.identity.bootstrap import prepare_app
 from hivebase.core.apps import MAIN, AppRegistry, Credentials
 from hivebase.core.files import Files
 from hivebase.core.functions.runner import FunctionRunner
+from hivebase.core.identity.bootstrap import prepare_app
 from hivebase.core.identity.sms import SmsCodes
 from hivebase.core.secrets import Vault
 from hivebase.db.engine import Engines

@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.catalog import Catalog
-from hivebase.core.fields.base import JSONType, UTCDateTime
 from hivebase.core.secrets import Vault, hash_key, random_key, same_hash
 from hivebase.db.engine import Database, Engines
+from hivebase.db.tables.registry import apps_table
 from hivebase.errors import Conflict, InvalidName, NotFound
 
 MAIN = "main"
@@ -45,19 +45,6 @@ class Credentials:
                 "masterKey": self.master_key}
 
 
-def _apps_table(schema: str | None) -> sa.Table:
-    md = sa.MetaData(schema=schema)
-    return sa.Table(
-        "_hb_apps", md,
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("application_id", sa.String(64), nullable=False, unique=True),
-        sa.Column("rest_key_hash", sa.String(64), nullable=False),
-        sa.Column("master_key_hash", sa.String(64), nullable=False),
-        sa.Column("rest_key_sealed", sa.Text, nullable=False),
-        sa.Column("master_key_sealed", sa.Text, nullable=False),
-        sa.Column("settings", JSONType, nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
-    )
 
 
 def check_app_name(name: str) -> str:
@@ -88,7 +75,7 @@ class AppRegistry:
         self.vault = vault
         self.refresh_seconds = refresh_seconds
         self.system = engines.system()
-        self.t_apps = _apps_table(self.system.schema)
+        self.t_apps = apps_table(self.system.schema)
         self._open: dict[str, App] = {}
         self._lock = asyncio.Lock()
         # Key hashes by app name and names by application id, read at most every refresh_seconds: every REST

@@ -14,15 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.core.fields.base import JSONType, UTCDateTime
 from hivebase.core.model import BUILTIN_FIELDS, FieldDef, IndexDef, TableDef
 from hivebase.core.policy import Policy, load_policy
 from hivebase.db.ddl import short_name
 from hivebase.db.engine import Database
-from hivebase.db.tables.files import add_file_tables
-from hivebase.db.tables.functions import add_function_tables
-from hivebase.db.tables.identity import add_identity_tables
-from hivebase.db.tables.oauth import add_oauth_tables
+from hivebase.db.tables import app_tables
+from hivebase.db.types import JSONType, UTCDateTime
 from hivebase.errors import NotFound, suggest
 
 OBJECT_ID = sa.String(64)
@@ -38,37 +35,6 @@ BUILTINS: dict[str, FieldDef] = {
 assert tuple(BUILTINS) == BUILTIN_FIELDS
 
 
-def system_tables(schema: str | None) -> sa.MetaData:
-    """The catalog's own tables, in an app's schema (or SQLite file)."""
-    md = sa.MetaData(schema=schema)
-    sa.Table("_hb_tables", md,
-             sa.Column("name", sa.String(64), primary_key=True),
-             sa.Column("note", sa.Text, nullable=False, default=""),
-             sa.Column("system", sa.Boolean, nullable=False, default=False),
-             sa.Column("created_at", UTCDateTime, nullable=False))
-    sa.Table("_hb_fields", md,
-             sa.Column("table_name", sa.String(64), primary_key=True),
-             sa.Column("name", sa.String(64), primary_key=True),
-             sa.Column("type", sa.String(32), nullable=False),
-             sa.Column("position", sa.Integer, nullable=False),
-             sa.Column("options", JSONType, nullable=False))
-    sa.Table("_hb_indexes", md,
-             sa.Column("name", sa.String(64), primary_key=True),
-             sa.Column("table_name", sa.String(64), nullable=False),
-             sa.Column("fields", JSONType, nullable=False),
-             sa.Column("is_unique", sa.Boolean, nullable=False))
-    sa.Table("_hb_counters", md,
-             sa.Column("table_name", sa.String(64), primary_key=True),
-             sa.Column("field_name", sa.String(64), primary_key=True),
-             sa.Column("next_value", sa.BigInteger, nullable=False))
-    sa.Table("_hb_meta", md,
-             sa.Column("key", sa.String(64), primary_key=True),
-             sa.Column("value", sa.BigInteger, nullable=False))
-    add_identity_tables(md)
-    add_oauth_tables(md)
-    add_file_tables(md)
-    add_function_tables(md)
-    return md
 
 
 def field_from_row(name: str, type_: str, options: dict[str, Any]) -> FieldDef:
@@ -98,7 +64,7 @@ class Catalog:
     def __init__(self, db: Database, refresh_seconds: float = 1.0) -> None:
         self.db = db
         self.refresh_seconds = refresh_seconds
-        self.sys = system_tables(db.schema)
+        self.sys = app_tables(db.schema)
         self.t_tables = self.sys.tables[self._key("_hb_tables")]
         self.t_fields = self.sys.tables[self._key("_hb_fields")]
         self.t_indexes = self.sys.tables[self._key("_hb_indexes")]

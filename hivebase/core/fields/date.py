@@ -6,8 +6,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.fields import register
-from hivebase.core.fields.base import FieldType, Style, UTCDateTime
+from hivebase.core.fields.base import FieldType, Style
 from hivebase.core.model import FieldDef
+from hivebase.db.types import UTCDateTime
 from hivebase.errors import InvalidValue
 
 BMOB_FORMAT = "%Y-%m-%d %H:%M:%S"

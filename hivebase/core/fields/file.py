@@ -6,8 +6,9 @@ import sqlalchemy as sa
 
 from hivebase.core.fields import register
 from hivebase.core.fields._json import check_json
-from hivebase.core.fields.base import FieldType, JSONType, Style
+from hivebase.core.fields.base import FieldType, Style
 from hivebase.core.model import FieldDef
+from hivebase.db.types import JSONType
 
 EXPECTED = 'a File ({"__type":"File","filename":"a.png","url":"…"}, as returned by an upload)'
 

@@ -6,8 +6,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.fields import register
-from hivebase.core.fields.base import FieldType, JSONType, Style
+from hivebase.core.fields.base import FieldType, Style
 from hivebase.core.model import FieldDef
+from hivebase.db.types import JSONType
 from hivebase.errors import InvalidValue
 
 EXPECTED = 'a GeoPoint ({"__type":"GeoPoint","latitude":…,"longitude":…})'

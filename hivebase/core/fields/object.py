@@ -6,8 +6,9 @@ import sqlalchemy as sa
 
 from hivebase.core.fields import register
 from hivebase.core.fields._json import check_json
-from hivebase.core.fields.base import FieldType, JSONType
+from hivebase.core.fields.base import FieldType
 from hivebase.core.model import FieldDef
+from hivebase.db.types import JSONType
 
 
 @register

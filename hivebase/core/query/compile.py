@@ -9,12 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.catalog import Catalog
-from hivebase.core.fields.base import UTCDateTime
 from hivebase.core.model import TableDef
 from hivebase.core.query import ir
 from hivebase.core.query.joins import Joins
 from hivebase.core.query.predicates import Context, Predicates
 from hivebase.core.query.sqlvalues import json_node
+from hivebase.db.types import UTCDateTime
 from hivebase.errors import InvalidQuery
 
 ALWAYS = ("objectId", "createdAt", "updatedAt")

@@ -12,7 +12,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from hivebase.core.fields.base import JSONType
+from hivebase.db.types import JSONType
 from hivebase.errors import InvalidQuery
 
 JSONB = postgresql.JSONB()

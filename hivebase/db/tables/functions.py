@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hivebase.core.fields.base import UTCDateTime
+from hivebase.db.types import UTCDateTime
 
 TABLE = "_hb_functions"
 

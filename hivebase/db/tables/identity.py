@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hivebase.core.fields.base import JSONType, UTCDateTime
+from hivebase.db.types import JSONType, UTCDateTime
 
 ID = sa.String(64)
 
