@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from hivebase.config import Settings, load_settings
 from hivebase.http import ORJSONResponse
 from hivebase.hub import Hub
+from hivebase.mcp import stdio
 from hivebase.mcp.tools import registry
 from hivebase.mcp.transports import McpDoor
 from hivebase.oauth.routes import OAuthDoor
@@ -52,3 +53,14 @@ def build_app(settings: Settings | None = None) -> Starlette:
                             Mount("/2", routes=bmob_files.routes())], lifespan=lifespan)
     app.state.settings = settings
     return app
+
+
+#: the default tool sets ``hivebase mcp --dialect`` may pick
+STDIO_DIALECTS = tuple(stdio.DEFAULTS)
+
+
+async def serve_stdio(hub: Hub, app: str, *, api_key: str | None, master_key: str | None, role: str | None,
+                      packages: str | None, dialect: str) -> None:
+    """The MCP door on stdin/stdout for ``hivebase mcp`` (the CLI reaches doors only through this module)."""
+    await stdio.serve(hub, registry(), app, api_key=api_key, master_key=master_key, role=role,
+                      packages=packages, dialect=dialect)

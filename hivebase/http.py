@@ -1,4 +1,5 @@
-"""What every REST dialect shares: orjson responses and bounded, checked JSON request bodies."""
+"""What every HTTP door shares (REST dialects, MCP, OAuth, later the console): orjson responses, bounded and
+checked JSON request bodies, and the public base URL of the server."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from hivebase.errors import HivebaseError, LimitExceeded
+from hivebase.config import Settings
+from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, type_of
 
 MAX_BODY = 1 << 20  # 1 MiB of JSON per request unless a door says otherwise
 
@@ -56,3 +58,19 @@ async def read_json(request: Request, *, limit: int = MAX_BODY, require_type: bo
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadBody(f"the body is not valid JSON ({str(exc).split(':')[0]})", reason="json") from None
+
+
+async def read_object(request: Request, *, limit: int = MAX_BODY, what: str = "the body") -> dict[str, Any]:
+    """The JSON body, which must be an object (an empty body is ``{}``)."""
+    data = await read_json(request, limit=limit, empty={})
+    if not isinstance(data, dict):
+        raise InvalidValue(f"{what} must be a JSON object, received {type_of(data)}", reason="json")
+    return data
+
+
+def public_base_url(settings: Settings, request: Request) -> str:
+    """The configured public URL, else the address this request came to (what a client used to reach us)."""
+    if "public_url" in settings.model_fields_set:
+        return settings.public_url
+    host = request.headers.get("host") or f"{settings.host}:{settings.port}"
+    return f"{request.url.scheme}://{host}"

@@ -9,6 +9,7 @@ a weaker one.
 
 from __future__ import annotations
 
+from hivebase.auth.credentials import Credentials
 from hivebase.core import oauth
 from hivebase.core.apps import App, AppRegistry
 from hivebase.core.identity import api_keys, sessions, users
@@ -80,3 +81,14 @@ async def resolve(apps: AppRegistry, app: App, *, master_key: str | None = None,
             raise PermissionDenied(f"a REST API key acts only as `{ANONYMOUS}`, not `{role[:64]}`", reason="role")
         return Principal("client", app=app.name, role=ANONYMOUS, roles=(ANONYMOUS,), via=via, credential="rest_key")
     return Principal.nobody(app.name, via)
+
+
+async def resolve_credentials(apps: AppRegistry, app: App, creds: Credentials, *, via: str,
+                              bearer: bool = True, oauth_scope: str | None = None) -> Principal:
+    """``resolve`` for what a request presented. ``bearer=False``: the door does not take ``Authorization``
+    (Bmob's REST API); a master key makes the REST key irrelevant."""
+    return await resolve(apps, app, master_key=creds.master_key,
+                         rest_key=None if creds.master_key else creds.rest_key,
+                         session_token=creds.session_token, role=creds.role,
+                         api_key=creds.api_key if bearer else None,
+                         oauth_token=creds.oauth_token if bearer else None, oauth_scope=oauth_scope, via=via)

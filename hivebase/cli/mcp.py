@@ -10,8 +10,6 @@ import typer
 from hivebase.cli.context import AppOption, DataDirOption, UsageError, reported, require_initialised, run, settings_for
 from hivebase.core.apps import MAIN
 from hivebase.hub import Hub
-from hivebase.mcp import stdio
-from hivebase.mcp.tools import registry
 
 
 def mcp(app: AppOption = MAIN,
@@ -29,7 +27,9 @@ def mcp(app: AppOption = MAIN,
         data_dir: DataDirOption = None) -> None:
     """Serve the app's MCP tools on stdin/stdout (messages only there; problems go to stderr)."""
     with reported(False):
-        if dialect not in stdio.DEFAULTS:
+        from hivebase.app import STDIO_DIALECTS, serve_stdio
+
+        if dialect not in STDIO_DIALECTS:
             raise UsageError(f"--dialect is `nocobase` or `bmob`, not {dialect[:40]!r}", reason="usage")
         if (api_key is None) == (master_key is None):
             raise UsageError("give exactly one credential: --api-key (or HIVEBASE_API_KEY) or --master-key "
@@ -38,7 +38,7 @@ def mcp(app: AppOption = MAIN,
         require_initialised(settings)
 
         async def work(hub: Hub) -> None:
-            await stdio.serve(hub, registry(), app, api_key=api_key, master_key=master_key, role=role,
-                              packages=packages, dialect=dialect)
+            await serve_stdio(hub, app, api_key=api_key, master_key=master_key, role=role, packages=packages,
+                              dialect=dialect)
 
         run(settings, work)

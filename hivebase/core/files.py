@@ -21,11 +21,11 @@ from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 
-from hivebase.config import Settings
 from hivebase.core.access import require_caller
 from hivebase.core.apps import App, AppRegistry
 from hivebase.core.clock import now
 from hivebase.core.principal import Principal
+from hivebase.core.settings import CoreSettings
 from hivebase.core.storage.base import Storage, StorageFailed
 from hivebase.errors import InvalidName, InvalidValue, LimitExceeded, NotFound, PermissionDenied, TypeMismatch, type_of
 
@@ -120,7 +120,7 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def make_storage(settings: Settings) -> Storage:
+def make_storage(settings: CoreSettings) -> Storage:
     if settings.file_storage == "s3":
         from hivebase.core.storage.s3 import S3Storage  # aiobotocore is imported only when it is used
 
@@ -133,7 +133,7 @@ def make_storage(settings: Settings) -> Storage:
 class Files:
     """The files of every app of one server: its storage backend and its limits."""
 
-    def __init__(self, settings: Settings, apps: AppRegistry, storage: Storage | None = None) -> None:
+    def __init__(self, settings: CoreSettings, apps: AppRegistry, storage: Storage | None = None) -> None:
         self.settings = settings
         self.apps = apps
         self.storage = storage or make_storage(settings)

@@ -19,18 +19,17 @@ from mcp.server.auth.provider import AccessToken
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hivebase.auth.resolve import resolve
+from hivebase.auth.credentials import Credentials, app_by_id
+from hivebase.auth.resolve import resolve_credentials
 from hivebase.core.apps import MAIN, App
 from hivebase.dialects.bmob import errors as bmob
 from hivebase.dialects.nocobase import errors as nocobase
 from hivebase.errors import HivebaseError, NotFound, PermissionDenied, Unauthorized
-from hivebase.http import ORJSONResponse
+from hivebase.http import ORJSONResponse, public_base_url
 from hivebase.hub import Hub
 from hivebase.mcp.context import McpCall
 
-MAX_CREDENTIAL = 200
 SCOPES = "mcp offline_access"
-OAUTH_PREFIX = "hbo_"  # an OAuth access token; API keys start with hbk_
 MESSAGES_RESOURCE = "/mcp"  # legacy SSE messages belong to the /mcp resource
 
 
@@ -48,31 +47,10 @@ class Refused(Exception):
         self.response = response
 
 
-def base_url(hub: Hub, request: Request) -> str:
-    """The configured public URL, else the address this request came to."""
-    settings = hub.settings
-    if "public_url" in settings.model_fields_set:
-        return settings.public_url
-    host = request.headers.get("host") or f"{settings.host}:{settings.port}"
-    return f"{request.url.scheme}://{host}"
-
-
-def _bmob_header(request: Request, name: str) -> str | None:
-    return request.headers.get(f"x-bmob-{name}") or request.headers.get(f"x-parse-{name}")
-
-
-def _bearer(request: Request) -> str | None:
-    value = request.headers.get("authorization")
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def _challenge(hub: Hub, request: Request, endpoint: Endpoint, error: str = "") -> Response:
     """401 with the challenge that leads an OAuth client to this endpoint's protected-resource metadata."""
     path = MESSAGES_RESOURCE if request.url.path.startswith("/mcp/") else request.url.path
-    metadata = f"{base_url(hub, request)}/.well-known/oauth-protected-resource{path}"
+    metadata = f"{public_base_url(hub.settings, request)}/.well-known/oauth-protected-resource{path}"
     extra = f', error="{error}"' if error else ""
     headers = {"WWW-Authenticate": f'Bearer resource_metadata="{metadata}", scope="{SCOPES}"{extra}'}
     if endpoint.kind == "bmob":
@@ -88,25 +66,6 @@ def _refusal(exc: HivebaseError, endpoint: Endpoint) -> Response:
     return ORJSONResponse(nocobase.error_body(exc), status_code=nocobase.status_of(exc))
 
 
-async def _app(hub: Hub, request: Request, endpoint: Endpoint, app_id: str | None, api_key: str | None) -> App:
-    if endpoint.kind == "nocobase":
-        app = await hub.apps.open(str(request.path_params.get("app_name", MAIN)))
-        if app_id is not None and app_id != app.application_id:
-            raise Unauthorized("the application id is not this app's", reason="application_id")
-        return app
-    if app_id is None:
-        if api_key is None:
-            raise Unauthorized("application id and REST API key (or an API key) are required",
-                               reason="application_id")
-        return await hub.apps.open(MAIN)
-    if len(app_id) > 64:
-        raise Unauthorized("unknown application id", reason="application_id")
-    try:
-        return await hub.apps.by_application_id(app_id)
-    except NotFound:
-        raise Unauthorized("unknown application id", reason="application_id") from None
-
-
 def fingerprint(app: App, *secrets: str | None) -> str:
     """Identifies the credential that opened a session, so another credential cannot use it."""
     h = hashlib.sha256(app.name.encode())
@@ -115,26 +74,28 @@ def fingerprint(app: App, *secrets: str | None) -> str:
     return h.hexdigest()
 
 
+async def _app(hub: Hub, request: Request, endpoint: Endpoint, creds: Credentials) -> App:
+    if endpoint.kind == "nocobase":
+        app = await hub.apps.open(str(request.path_params.get("app_name", MAIN)))
+        if creds.application_id is not None and creds.application_id != app.application_id:
+            raise Unauthorized("the application id is not this app's", reason="application_id")
+        return app
+    if creds.application_id is None:  # /mcp with a bare API key or access token: the main app
+        return await hub.apps.open(MAIN)
+    return await app_by_id(hub.apps, creds.application_id)
+
+
 async def authenticate(hub: Hub, request: Request, endpoint: Endpoint) -> McpCall:
     """The call's context, with ``scope["user"]`` set to the credential's fingerprint (the SDK binds
     sessions to it); raises ``Refused`` with the dialect's answer when the credentials do not hold."""
-    bearer = _bearer(request)
-    oauth_token = bearer if bearer is not None and bearer.startswith(OAUTH_PREFIX) else None
-    api_key = None if oauth_token is not None else bearer
-    app_id = _bmob_header(request, "application-id")
-    master, rest = _bmob_header(request, "master-key"), _bmob_header(request, "rest-api-key")
-    session = _bmob_header(request, "session-token")
-    if any(v is not None and len(v) > MAX_CREDENTIAL for v in (bearer, master, rest, session)):
-        raise Refused(_challenge(hub, request, endpoint))
-    if bearer is None and not (app_id and (master or rest)):
+    creds = Credentials.from_headers(request.headers)
+    if creds.oversized() or (creds.bearer is None and not creds.has_app_key):
         raise Refused(_challenge(hub, request, endpoint))
     try:
-        app = await _app(hub, request, endpoint, app_id, bearer)
-        principal = await resolve(hub.apps, app, master_key=master, rest_key=None if master else rest,
-                                  api_key=api_key, oauth_token=oauth_token, oauth_scope="mcp",
-                                  session_token=session, role=request.headers.get("x-role"), via="mcp")
+        app = await _app(hub, request, endpoint, creds)
+        principal = await resolve_credentials(hub.apps, app, creds, via="mcp", oauth_scope="mcp")
     except Unauthorized:
-        raise Refused(_challenge(hub, request, endpoint, "invalid_token" if bearer else "")) from None
+        raise Refused(_challenge(hub, request, endpoint, "invalid_token" if creds.bearer else "")) from None
     except NotFound as exc:  # an app named in the path that does not exist
         raise Refused(_refusal(exc, endpoint)) from None
     except PermissionDenied as exc:  # e.g. an x-role the user does not hold, a token without `mcp`
@@ -144,10 +105,9 @@ async def authenticate(hub: Hub, request: Request, endpoint: Endpoint) -> McpCal
         raise Refused(refusal) from None
     if principal.kind == "nobody":
         raise Refused(_challenge(hub, request, endpoint))
-    # an OAuth session stays with its user across token refreshes; any other credential is itself the binding
-    binding = ("oauth", principal.user_id) if oauth_token is not None else (api_key, master, rest, session)
+    binding = creds.binding(principal.user_id)
     token = AccessToken(token="-", client_id=fingerprint(app, *binding), scopes=[], subject=principal.user_id)
     request.scope["user"] = AuthenticatedUser(token)
-    return McpCall(hub=hub, app=app, principal=principal, base_url=base_url(hub, request),
+    return McpCall(hub=hub, app=app, principal=principal, base_url=public_base_url(hub.settings, request),
                    defaults=endpoint.defaults, packages_header=request.headers.get("x-mcp-packages"),
                    timezone=request.headers.get("x-timezone"))

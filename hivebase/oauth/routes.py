@@ -25,9 +25,8 @@ from starlette.types import Receive, Scope, Send
 from hivebase.core import oauth
 from hivebase.core.apps import MAIN
 from hivebase.errors import NotFound
-from hivebase.http import ORJSONResponse
+from hivebase.http import ORJSONResponse, public_base_url
 from hivebase.hub import Hub
-from hivebase.mcp.auth import base_url
 from hivebase.oauth import pages
 from hivebase.oauth.provider import SCOPES, AppContext, Provider, current, use
 
@@ -48,7 +47,7 @@ def mcp_paths(app: str) -> tuple[str, ...]:
 async def app_context(request: Request) -> AppContext:
     hub: Hub = request.app.state.hub
     app = await hub.apps.open(str(request.path_params.get("app_name", MAIN)))
-    base = base_url(hub, request)
+    base = public_base_url(hub.settings, request)
     return AppContext(hub=hub, app=app, issuer=base + issuer_path(app.name),
                       resources=tuple(base + p for p in mcp_paths(app.name)))
 

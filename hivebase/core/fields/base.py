@@ -42,9 +42,13 @@ class FieldType:
         """A where/filter operand → a value comparable with the stored one."""
         return self.validate(value, field, table)
 
-    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
-        """A stored Python value → the wire value of a dialect."""
+    def to_json(self, value: Any, field: FieldDef) -> Any:
+        """A stored Python value (never None) → plain JSON: ISO dates, ids as strings (NocoBase's shape)."""
         return value
+
+    def to_bmob(self, value: Any, field: FieldDef) -> Any:
+        """A stored Python value → Bmob's typed JSON (``{"__type": …}``); plain JSON unless a type differs."""
+        return self.to_json(value, field)
 
     def mismatch(self, field: FieldDef, table: str | None, value: Any, expected: str, hint: str = "") -> TypeMismatch:
         return TypeMismatch(table, field.name, expected, type_of(value), hint)

@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.fields import register
-from hivebase.core.fields.base import FieldType, Style
+from hivebase.core.fields.base import FieldType
 from hivebase.core.model import FieldDef
 from hivebase.db.types import UTCDateTime
 from hivebase.errors import InvalidValue
@@ -62,11 +62,9 @@ class DateType(FieldType):
                                field=field.name, table=table, reason="date")
         return parsed
 
-    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
-        if value is None:
-            return None
-        if style == "bmob":
-            if field.builtin:
-                return format_bmob(value)
-            return {"__type": "Date", "iso": format_bmob(value)}
+    def to_json(self, value: Any, field: FieldDef) -> Any:
         return format_iso(value)
+
+    def to_bmob(self, value: Any, field: FieldDef) -> Any:
+        """createdAt/updatedAt as Bmob's bare strings; a Date field as ``{"__type": "Date", "iso"}``."""
+        return format_bmob(value) if field.builtin else {"__type": "Date", "iso": format_bmob(value)}

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from hivebase.core.fields import register
 from hivebase.core.fields._json import check_json
-from hivebase.core.fields.base import FieldType, Style
+from hivebase.core.fields.base import FieldType
 from hivebase.core.model import FieldDef
 from hivebase.db.types import JSONType
 
@@ -34,7 +34,5 @@ class FileType(FieldType):
         check_json(stored, field, table)
         return stored
 
-    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
-        if value is None or style != "bmob":
-            return value
+    def to_bmob(self, value: Any, field: FieldDef) -> Any:
         return {"__type": "File", **value}

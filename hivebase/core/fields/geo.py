@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.fields import register
-from hivebase.core.fields.base import FieldType, Style
+from hivebase.core.fields.base import FieldType
 from hivebase.core.model import FieldDef
 from hivebase.db.types import JSONType
 from hivebase.errors import InvalidValue
@@ -47,7 +47,5 @@ class GeoType(FieldType):
         check_range(*point, field.name, table)
         return {"latitude": point[0], "longitude": point[1]}
 
-    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
-        if value is None or style != "bmob":
-            return value
+    def to_bmob(self, value: Any, field: FieldDef) -> Any:
         return {"__type": "GeoPoint", **value}

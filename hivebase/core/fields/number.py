@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.fields import register
-from hivebase.core.fields.base import FieldType, Style
+from hivebase.core.fields.base import FieldType
 from hivebase.core.model import FieldDef
 from hivebase.errors import InvalidSchema, InvalidValue
 
@@ -46,7 +46,7 @@ class NumberType(FieldType):
                                reason="out_of_range")
         return value
 
-    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
+    def to_json(self, value: Any, field: FieldDef) -> Any:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
             return int(value)
         return value

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 
 from hivebase.core.fields import register
-from hivebase.core.fields.base import FieldType, Style
+from hivebase.core.fields.base import FieldType
 from hivebase.core.model import FieldDef
 from hivebase.errors import InvalidSchema, InvalidValue
 
 OBJECT_ID_MAX = 64
 
 
-def check_object_id(value: Any) -> bool:
+def check_object_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= OBJECT_ID_MAX and value.isascii() and value.isprintable()
 
 
@@ -50,16 +50,14 @@ class PointerType(FieldType):
         if not check_object_id(oid):
             raise InvalidValue(f"`{field.name}`: the Pointer has no valid objectId", field=field.name,
                                table=table, reason="pointer")
-        return oid  # type: ignore[no-any-return]
+        return oid
 
     def query_value(self, value: Any, field: FieldDef, table: str | None = None) -> str:
         if check_object_id(value):
-            return value  # type: ignore[no-any-return]
+            return value
         if isinstance(value, dict) and "__type" not in value and check_object_id(value.get("objectId")):
             return value["objectId"]  # type: ignore[no-any-return]
         return self.validate(value, field, table)
 
-    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
-        if value is None or style != "bmob":
-            return value
+    def to_bmob(self, value: Any, field: FieldDef) -> Any:
         return {"__type": "Pointer", "className": field.target, "objectId": value}

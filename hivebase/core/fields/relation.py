@@ -5,7 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hivebase.core.fields import register
-from hivebase.core.fields.base import FieldType, Style
+from hivebase.core.fields.base import FieldType
 from hivebase.core.model import FieldDef
 from hivebase.errors import InvalidSchema, TypeMismatch, type_of
 
@@ -35,5 +35,6 @@ class RelationType(FieldType):
         raise TypeMismatch(table, field.name, 'a relation operation ({"__op":"AddRelation","objects":[…]})',
                            type_of(value))
 
-    def encode(self, value: Any, field: FieldDef, style: Style) -> Any:
+    def to_bmob(self, value: Any, field: FieldDef) -> Any:
+        """Bmob shows a Relation as a descriptor, never its rows (those come by ``$relatedTo``)."""
         return {"__type": "Relation", "className": field.target}

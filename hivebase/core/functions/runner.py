@@ -34,7 +34,6 @@ from typing import Any
 
 import orjson
 
-from hivebase.config import Settings
 from hivebase.core.access import require_caller, require_root
 from hivebase.core.apps import App
 from hivebase.core.functions import store
@@ -42,6 +41,7 @@ from hivebase.core.functions.context import Bridge, Context
 from hivebase.core.functions.errors import FunctionError, FunctionStopped
 from hivebase.core.functions.sources import CodeCache, Source, check_name, file_names, file_of
 from hivebase.core.principal import Principal
+from hivebase.core.settings import CoreSettings
 from hivebase.errors import InvalidValue, NotFound
 
 log = logging.getLogger("hivebase.functions")
@@ -80,7 +80,7 @@ def _jsonable(name: str, value: Any) -> Any:
 class FunctionRunner:
     """The process's cloud-function runner (one per hub): deploy, list, remove and invoke."""
 
-    def __init__(self, settings: Settings, *, timeout: float | None = None, max_abandoned: int = 8,
+    def __init__(self, settings: CoreSettings, *, timeout: float | None = None, max_abandoned: int = 8,
                  max_running: int = 64) -> None:
         self.data_dir = settings.data_dir
         self.timeout = float(timeout if timeout is not None else settings.function_timeout_seconds)

@@ -23,12 +23,12 @@ from typing import Any, Protocol, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hivebase.config import Settings
 from hivebase.core.access import require_caller
 from hivebase.core.apps import App
 from hivebase.core.clock import now
 from hivebase.core.principal import Principal
 from hivebase.core.secrets import random_id
+from hivebase.core.settings import CoreSettings
 from hivebase.errors import InvalidValue, LimitExceeded, SmsSendFailed, TypeMismatch, type_of
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class SmsCodes:
     that write lands, the guesses also count in memory so the limit holds at once in this process.
     """
 
-    def __init__(self, settings: Settings, sender: SmsSender | None = None) -> None:
+    def __init__(self, settings: CoreSettings, sender: SmsSender | None = None) -> None:
         self.ttl = settings.sms_code_ttl_seconds
         self.min_interval = settings.sms_min_interval_seconds
         self.max_per_hour = settings.sms_max_per_hour

@@ -15,7 +15,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hivebase.config import Settings
+from hivebase.core.settings import CoreSettings
 from hivebase.core.storage.base import CHUNK, StorageFailed
 from hivebase.errors import NotFound
 
@@ -32,7 +32,7 @@ def _failed(action: str, exc: BaseException) -> StorageFailed:
 
 
 class S3Storage:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: CoreSettings) -> None:
         self.bucket = settings.s3_bucket or ""
         self._session = get_session()
         self._options: dict[str, Any] = {

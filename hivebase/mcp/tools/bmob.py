@@ -15,7 +15,7 @@ import orjson
 from hivebase.core import records, schema, schema_view
 from hivebase.core.bmob_reads import bmob_get, bmob_query
 from hivebase.core.fields.date import format_bmob
-from hivebase.core.render import render_row
+from hivebase.dialects.bmob import answers
 from hivebase.errors import InvalidValue, type_of
 from hivebase.mcp import codegen
 from hivebase.mcp.context import McpCall
@@ -57,25 +57,22 @@ async def create_table(call: McpCall, args: dict[str, Any]) -> dict[str, Any]:
 async def add_single_data(call: McpCall, args: dict[str, Any]) -> dict[str, Any]:
     table = args["tableName"]
     row = await records.create(call.app, call.principal, table, json_object(args["data"], "data"))
-    return render_row(call.app.catalog.get(table), {k: row[k] for k in ("objectId", "createdAt")}, "bmob",
-                      relations=False)
+    return answers.created(call.app.catalog.get(table), row)
 
 
 async def update_single_data(call: McpCall, args: dict[str, Any]) -> dict[str, Any]:
     table = args["tableName"]
     row = await records.update(call.app, call.principal, table, args["objectId"], json_object(args["data"], "data"))
-    shown = render_row(call.app.catalog.get(table), row, "bmob", relations=False)
-    shown.pop("objectId", None)
-    return shown
+    return answers.updated(call.app.catalog.get(table), row)
 
 
 async def delete_single_data(call: McpCall, args: dict[str, Any]) -> dict[str, Any]:
     await records.delete(call.app, call.principal, args["tableName"], args["objectId"])
-    return {"msg": "ok"}
+    return answers.deleted()
 
 
 async def get_single_data(call: McpCall, args: dict[str, Any]) -> dict[str, Any]:
-    params = {k: args[k] for k in ("keys", "include") if k in args}
+    params: dict[str, Any] = {k: args[k] for k in ("keys", "include") if k in args}
     return await bmob_get(call.app, call.principal, args["tableName"], args["objectId"], params)
 
 

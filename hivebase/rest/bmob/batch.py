@@ -15,7 +15,7 @@ from typing import Any, Literal
 from hivebase.auth.resolve import resolve
 from hivebase.core import records
 from hivebase.core.principal import Principal
-from hivebase.core.render import render_row
+from hivebase.dialects.bmob import answers
 from hivebase.errors import HivebaseError, InvalidValue, LimitExceeded, type_of
 from hivebase.http import ORJSONResponse, read_json
 from hivebase.rest.bmob.context import Call
@@ -106,12 +106,7 @@ def success_item(call: Call, op: records.Op, row: dict[str, Any]) -> dict[str, A
     if op.method == "delete":
         return {"success": {}}
     tdef = call.app.catalog.get(op.table)
-    if op.method == "create":
-        row = {k: row[k] for k in ("objectId", "createdAt")}
-    shown = render_row(tdef, row, "bmob", relations=False)
-    if op.method == "update":
-        shown.pop("objectId", None)
-    return {"success": shown}
+    return {"success": answers.created(tdef, row) if op.method == "create" else answers.updated(tdef, row)}
 
 
 async def _prepare(call: Call, item: Item, tokens: dict[str, Principal]) -> None:

@@ -8,9 +8,8 @@ from starlette.responses import Response
 
 from hivebase.core import records
 from hivebase.core.bmob_reads import bmob_get, bmob_query
-from hivebase.core.render import render_row
-from hivebase.errors import InvalidValue, type_of
-from hivebase.http import read_json
+from hivebase.dialects.bmob import answers
+from hivebase.http import read_object
 from hivebase.rest.bmob.context import Call, created
 
 
@@ -23,24 +22,18 @@ def path(call: Call, name: str) -> str:
 
 
 async def body_object(call: Call) -> dict[str, Any]:
-    data = await read_json(call.request, empty={})
-    if not isinstance(data, dict):
-        raise InvalidValue(f"the body must be a JSON object, received {type_of(data)}", reason="json")
-    return data
+    return await read_object(call.request)
 
 
 def created_row(call: Call, table: str, row: dict[str, Any]) -> Response:
     """201 with ``Location`` and ``{"createdAt", "objectId"}``."""
-    tdef = call.app.catalog.get(table)
-    shown = render_row(tdef, {k: row[k] for k in ("objectId", "createdAt")}, "bmob", relations=False)
+    shown = answers.created(call.app.catalog.get(table), row)
     return created(call, f"/classes/{table}/{row['objectId']}", shown)
 
 
 def updated(call: Call, table: str, row: dict[str, Any]) -> dict[str, Any]:
     """``{"updatedAt"}`` plus the new value of every incremented field (as Parse answers)."""
-    shown = render_row(call.app.catalog.get(table), row, "bmob", relations=False)
-    shown.pop("objectId", None)
-    return shown
+    return answers.updated(call.app.catalog.get(table), row)
 
 
 async def create(call: Call) -> Response:
@@ -74,4 +67,4 @@ async def update(call: Call) -> Any:
 async def delete(call: Call) -> Any:
     """Delete a row: {"msg":"ok"}."""
     await records.delete(call.app, call.principal, path(call, "table"), path(call, "object_id"))
-    return {"msg": "ok"}
+    return answers.deleted()

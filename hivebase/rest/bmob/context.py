@@ -15,21 +15,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hivebase.auth.resolve import resolve
+from hivebase.auth.credentials import Credentials, app_by_id
+from hivebase.auth.resolve import resolve_credentials
 from hivebase.core.apps import App
 from hivebase.core.principal import Principal
-from hivebase.errors import HivebaseError, NotFound, Unauthorized
+from hivebase.errors import HivebaseError, Unauthorized
 from hivebase.http import ORJSONResponse
 from hivebase.hub import Hub
 from hivebase.rest.bmob.errors import error_response, unauthorized
 
 log = logging.getLogger("hivebase.rest.bmob")
 APP_CREDENTIALS = ("master_key", "rest_key", "application_id")
-
-
-def header(request: Request, name: str) -> str | None:
-    """``X-Bmob-<name>``, else ``X-Parse-<name>``."""
-    return request.headers.get(f"x-bmob-{name}") or request.headers.get(f"x-parse-{name}")
 
 
 @dataclass(slots=True)
@@ -44,17 +40,11 @@ class Call:
 
 async def caller(request: Request) -> Call:
     hub: Hub = request.app.state.hub
-    app_id = header(request, "application-id")
-    master, rest = header(request, "master-key"), header(request, "rest-api-key")
-    if not app_id or len(app_id) > 64 or not (master or rest):
+    creds = Credentials.from_headers(request.headers)
+    if not creds.has_app_key or creds.application_id is None:
         raise Unauthorized("application id and REST API key (or master key) are required", reason="application_id")
-    try:
-        app = await hub.apps.by_application_id(app_id)
-    except NotFound:
-        raise Unauthorized("unknown application id", reason="application_id") from None
-    principal = await resolve(hub.apps, app, master_key=master, rest_key=None if master else rest,
-                              session_token=header(request, "session-token"),
-                              role=request.headers.get("x-role"), via="bmob")
+    app = await app_by_id(hub.apps, creds.application_id)
+    principal = await resolve_credentials(hub.apps, app, creds, via="bmob", bearer=False)
     return Call(request, hub, app, principal)
 
 

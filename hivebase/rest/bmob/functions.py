@@ -14,7 +14,7 @@ from typing import Any
 from hivebase.core.fields.date import format_bmob
 from hivebase.core.functions.sources import MAX_DEPLOY_BODY
 from hivebase.errors import InvalidValue, type_of
-from hivebase.http import BadBody, ORJSONResponse, read_body, read_json
+from hivebase.http import BadBody, ORJSONResponse, read_body, read_json, read_object
 from hivebase.rest.bmob.context import Call
 
 SOURCE_TYPES = ("", "text/plain", "application/x-python", "text/x-python", "text/x-script.python")
@@ -49,9 +49,7 @@ async def _source(call: Call) -> Any:
 
 async def invoke(call: Call) -> ORJSONResponse:
     """Run a cloud function with the JSON body as its parameters; its JSON result is the response body."""
-    params = await read_json(call.request, limit=call.hub.settings.max_body_bytes, empty={})
-    if not isinstance(params, dict):
-        raise InvalidValue(f"the parameters must be a JSON object, received {type_of(params)}", reason="json")
+    params = await read_object(call.request, limit=call.hub.settings.max_body_bytes, what="the parameters")
     result = await call.hub.functions.invoke(call.app, call.principal, _name(call), params)
     return ORJSONResponse(result)
 

@@ -21,7 +21,7 @@ from hivebase.core.fields.date import format_bmob
 from hivebase.core.model import FieldDef
 from hivebase.core.writes import MAX_OBJECTS
 from hivebase.errors import HivebaseError, InvalidValue, TypeMismatch, UnknownField, type_of
-from hivebase.http import ORJSONResponse, read_json
+from hivebase.http import ORJSONResponse, read_object
 from hivebase.rest.bmob.context import Call
 
 ROLE = "_Role"
@@ -37,9 +37,7 @@ def shape(role: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _body(call: Call, keys: list[str]) -> dict[str, Any]:
-    data = await read_json(call.request, empty={})
-    if not isinstance(data, dict):
-        raise InvalidValue(f"the body must be a JSON object, received {type_of(data)}", reason="json")
+    data = await read_object(call.request)
     for key in data:
         if key not in keys:
             raise UnknownField(ROLE, str(key)[:64], keys)

@@ -13,7 +13,7 @@ from typing import Any
 from hivebase.core import access, schema
 from hivebase.core.model import TableDef
 from hivebase.errors import InvalidName, InvalidSchema, InvalidValue, type_of
-from hivebase.http import read_json
+from hivebase.http import read_object
 from hivebase.rest.bmob.context import Call
 
 CREATE_KEYS = {"className", "fields", "note", "classNote"}
@@ -30,9 +30,7 @@ def _table(call: Call) -> str:
 
 
 async def _body(call: Call, keys: set[str]) -> dict[str, Any]:
-    data = await read_json(call.request, empty={})
-    if not isinstance(data, dict):
-        raise InvalidValue(f"the body must be a JSON object, received {type_of(data)}", reason="json")
+    data = await read_object(call.request)
     unknown = sorted(set(data) - keys)
     if unknown:
         raise InvalidValue(f"unknown key {str(unknown[0])[:40]!r}; the body takes {', '.join(sorted(keys))}",

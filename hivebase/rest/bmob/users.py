@@ -7,14 +7,15 @@ from typing import Any
 
 from starlette.responses import Response
 
+from hivebase.auth.credentials import Credentials
 from hivebase.core.bmob_reads import bmob_get, bmob_query
 from hivebase.core.bmob_reads import me as bmob_me
 from hivebase.core.identity import users
-from hivebase.core.identity.user_table import USER_TABLE
+from hivebase.core.model import USER_TABLE
 from hivebase.core.render import render_row
 from hivebase.rest.bmob import context
 from hivebase.rest.bmob.classes import body_object, params, path, updated
-from hivebase.rest.bmob.context import Call, header
+from hivebase.rest.bmob.context import Call
 
 OK = {"msg": "ok"}
 
@@ -72,7 +73,7 @@ async def get(call: Call) -> Any:
 async def me(call: Call) -> dict[str, Any]:
     """The session's user, with the token it was asked with (as Parse answers ``/users/me``)."""
     shown = await bmob_me(call.app, call.principal, params(call))
-    token = header(call.request, "session-token")
+    token = Credentials.from_headers(call.request.headers).session_token
     if call.principal.credential == "session" and token:
         shown["sessionToken"] = token
     return shown
