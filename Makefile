@@ -8,7 +8,17 @@ PORT ?= 8080
 # state (the access tests' shared app, the Bmob day's parts) stays whole
 TEST_WORKERS ?= auto
 
-.PHONY: run test bench bench-core lint install install-test clean
+# Installs come from the lock files (every distribution pinned, with hashes, for Python 3.11 on Linux x86_64;
+# plain pip installs them); pyproject.toml keeps the ranges. After editing pyproject.toml, run `make lock`;
+# `make lock UV_ARGS=--upgrade` moves every pin to the newest release the ranges allow.
+RUN_LOCK := requirements/run.lock
+TEST_LOCK := requirements/test.lock
+BENCH_LOCK := requirements/bench.lock
+UV_ARGS ?=
+LOCK_ARGS := --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command "make lock" $(UV_ARGS)
+
+.PHONY: run test typecheck bench bench-core lint lock install install-test clean
 
 # Without ensurepip (Debian's python3 lacks python3-venv) fall back to a pip-less venv filled by the system pip.
 $(BIN)/python:
@@ -16,12 +26,14 @@ $(BIN)/python:
 		&& $(PY) -m pip --python $(BIN)/python install -q pip; }
 	-$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+$(VENV)/.installed: $(RUN_LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -r $(RUN_LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.installed-test: $(TEST_LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -r $(TEST_LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -30,13 +42,16 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/hivebase serve --data-dir $(DATA) --host $(HOST) --port $(PORT) --init
 
-# pytest exits 5 when it collected no tests: say so, and fail.
+# mypy (strict, on hivebase/) first: a type error fails the run. pytest exits 5 when it collected no tests:
+# say so, and fail.
 test: install-test
+	$(BIN)/mypy
 	@rc=0; $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,bench]'
+$(VENV)/.installed-bench: $(BENCH_LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -r $(BENCH_LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed
 
 # hivebase (SQLite and PostgreSQL) and its peers over real sockets, in one table; BENCH_ARGS=--help for more.
@@ -51,5 +66,17 @@ bench-core: install-test
 lint: install-test
 	$(BIN)/ruff check .
 
+typecheck: install-test
+	$(BIN)/mypy
+
+# bench.lock holds the main dependencies and the test and bench extras; the smaller locks are resolved within
+# it, so a distribution has the same version in all three.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install -q 'uv>=0.5'
+	mkdir -p requirements
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) --extra test --extra bench -o $(BENCH_LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) --extra test -c $(BENCH_LOCK) -o $(TEST_LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) -c $(BENCH_LOCK) -o $(RUN_LOCK)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

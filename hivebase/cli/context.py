@@ -73,15 +73,16 @@ def _cause(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {inner}".strip().splitlines()[0]
 
 
-async def with_hub(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
-    """Start a Hub, run ``work`` on it and close it, whatever happens."""
+async def with_hub(settings: Settings, work: Callable[[Hub], Awaitable[T]], *, start: bool = True) -> T:
+    """Start a Hub (``start=False``: only open it), run ``work`` on it and close it, whatever happens."""
     try:
         hub = Hub(settings)
     except (ValueError, OSError) as exc:
         raise ConfigError(f"cannot use this configuration: {exc}") from None
     try:
         try:
-            await hub.start()
+            if start:
+                await hub.start()
         except HivebaseError:
             raise
         except Exception as exc:  # unreachable database, bad credentials, unwritable data dir…
@@ -91,8 +92,8 @@ async def with_hub(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T
         await hub.close()
 
 
-def run(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
-    return asyncio.run(with_hub(settings, work))
+def run(settings: Settings, work: Callable[[Hub], Awaitable[T]], *, start: bool = True) -> T:
+    return asyncio.run(with_hub(settings, work, start=start))
 
 
 def call(as_json: bool, data_dir: Path | None, work: Callable[[Hub], Awaitable[T]]) -> T:

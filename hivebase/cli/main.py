@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from hivebase.cli import apps, keys, mcp, oauth, roles, serve, sms, tables, users
+from hivebase.cli import apps, keys, mcp, migrate, oauth, roles, serve, sms, tables, users
 from hivebase.cli.context import UsageError
 from hivebase.cli.output import print_json
 
@@ -20,6 +20,7 @@ cli = typer.Typer(
 cli.command("init")(serve.init)
 cli.command("serve")(serve.serve)
 cli.command("mcp")(mcp.mcp)
+cli.command("migrate")(migrate.migrate)
 cli.add_typer(apps.cli, name="app")
 cli.add_typer(tables.cli, name="table")
 cli.add_typer(users.cli, name="user")

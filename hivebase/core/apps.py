@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 from hivebase.core.catalog import Catalog
 from hivebase.core.secrets import Vault, hash_key, random_key, same_hash
+from hivebase.db import migrations
 from hivebase.db.engine import Database, Engines
 from hivebase.db.tables.registry import apps_table
 from hivebase.errors import Conflict, InvalidName, NotFound
@@ -45,6 +47,21 @@ class Credentials:
                 "masterKey": self.master_key}
 
 
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What ``AppRegistry.migrate`` did to one database: which (``registry``, ``app <name>``), where it lives
+    (SQLite file or PostgreSQL schema) and the outcome."""
+
+    database: str
+    where: str
+    outcome: migrations.Outcome
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "where": self.where, **self.outcome.to_dict()}
+
+
+def _where(db: Database) -> str:
+    return db.schema if db.schema is not None else str(db.engine.url.database)
 
 
 def check_app_name(name: str) -> str:
@@ -84,9 +101,21 @@ class AppRegistry:
         self._names: dict[str, str] = {}
 
     async def bootstrap(self) -> None:
-        await self.engines.ensure_schema(self.system)
-        async with self.system.write() as conn:
-            await conn.run_sync(self.t_apps.metadata.create_all)
+        """Create or upgrade the registry's tables (its migrations; one read when they are current)."""
+        await migrations.upgrade(self.system, "registry")
+
+    async def migrate(self, check: bool = False) -> list[Migration]:
+        """Run the migrations of the registry and of every app (``check``: only say where each stands)."""
+        step = migrations.status if check else migrations.upgrade
+        done = [Migration("registry", _where(self.system), await step(self.system, "registry"))]
+        try:
+            names = [a["app"] for a in await self.list()]
+        except DBAPIError:  # checking a registry that was never made: no apps
+            names = []
+        for name in names:
+            db = self.engines.for_app(name)
+            done.append(Migration(f"app {name}", _where(db), await step(db, "app")))
+        return done
 
     async def exists(self, name: str) -> bool:
         async with self.system.read() as conn:
@@ -177,9 +206,8 @@ class AppRegistry:
                 return app
             row = await self._row(name)
             db = self.engines.for_app(name)
-            await self.engines.ensure_schema(db)
             catalog = Catalog(db, self.refresh_seconds)
-            await catalog.bootstrap()
+            await catalog.bootstrap()  # makes the schema and runs the app's migrations when needed
             app = App(name, row.application_id, db, catalog, dict(row.settings or {}))
             if self.on_open is not None:
                 await self.on_open(app)

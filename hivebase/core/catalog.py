@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hivebase.core.model import BUILTIN_FIELDS, FieldDef, IndexDef, TableDef
 from hivebase.core.policy import Policy, load_policy
+from hivebase.db import migrations
 from hivebase.db.ddl import short_name
 from hivebase.db.engine import Database
 from hivebase.db.tables import app_tables
@@ -87,12 +88,8 @@ class Catalog:
         return f"{self.db.schema}.{name}" if self.db.schema else name
 
     async def bootstrap(self) -> None:
-        """Create the catalog's system tables when they are missing."""
-        async with self.db.write() as conn:
-            await conn.run_sync(self.sys.create_all)
-            exists = await conn.scalar(sa.select(self.t_meta.c.value).where(self.t_meta.c.key == "schema_version"))
-            if exists is None:
-                await conn.execute(sa.insert(self.t_meta).values(key="schema_version", value=0))
+        """Create or upgrade the app's system tables (its migrations; one read when they are current), then load."""
+        await migrations.upgrade(self.db, "app")
         await self.load()
 
     # -- reading the cache ------------------------------------------------------------------------------

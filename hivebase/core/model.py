@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +13,10 @@ if TYPE_CHECKING:
 
 USER_TABLE = "_User"  # every app's users: a catalog table with the user hooks of core/user_rows.py
 BUILTIN_FIELDS = ("objectId", "createdAt", "updatedAt", "ACL", "createdBy", "updatedBy")
-_GET_TYPE: list[Any] = []
+_GET_TYPE: list[Callable[[str], FieldType]] = []
 
 
-def _type_registry() -> Any:
+def _type_registry() -> Callable[[str], FieldType]:
     """``fields.get_type``, imported once (fields import this module, so not at import time)."""
     if not _GET_TYPE:
         from hivebase.core.fields import get_type

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from hivebase.core.model import BUILTIN_FIELDS
 from hivebase.errors import InvalidName
@@ -14,7 +14,7 @@ RESERVED_TABLES = {"sqlite_master", "sqlite_sequence"}
 RESERVED_FIELDS = {b.lower() for b in BUILTIN_FIELDS} | {"id", "__type", "__op"}
 
 
-def is_key(value: Any, max_length: int = 64) -> bool:
+def is_key(value: Any, max_length: int = 64) -> TypeGuard[str]:
     """Whether a caller's id, username or key could be stored at all: a non-empty string without NUL (which
     PostgreSQL text cannot hold) of at most ``max_length`` characters. Anything else matches no row."""
     return isinstance(value, str) and 0 < len(value) <= max_length and "\x00" not in value

@@ -42,7 +42,7 @@ DEFAULT_ROLES: dict[str, dict[str, Any]] = {
                 "strategy": [*DATA_ACTIONS, "createTable", "addField"], "ignoreAcl": False},
 }
 #: Per-app access settings (``hivebase app config``): name → (default, type, description)
-SETTINGS: dict[str, tuple[Any, type, str]] = {
+SETTINGS: dict[str, tuple[Any, type[Any], str]] = {
     "clientSchemaChanges": (True, bool, "clients holding only the REST API key may create tables and add fields"),
     "sessionDays": (7, int, "days a session token stays valid (1-3650)"),
     "passwordMinLength": (6, int, "shortest password accepted (1-128)"),
@@ -52,8 +52,8 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "oauthRefreshDays": (30, int, "days an OAuth refresh token stays valid after its last use (1-365)"),
 }
 SETTINGS_DEFAULTS: dict[str, Any] = {k: v[0] for k, v in SETTINGS.items()}
-SETTING_RANGES = {"sessionDays": (1, 3650), "passwordMinLength": (1, 128), "oauthAccessSeconds": (60, 86400),
-                  "oauthRefreshDays": (1, 365)}
+SETTING_RANGES: dict[str, tuple[int, int]] = {"sessionDays": (1, 3650), "passwordMinLength": (1, 128),
+                                              "oauthAccessSeconds": (60, 86400), "oauthRefreshDays": (1, 365)}
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {"oauthRegistration": ("open", "loopback", "off")}
 
 
@@ -187,9 +187,10 @@ def check_setting(key: Any, value: Any) -> tuple[str, Any]:
     choices = SETTING_CHOICES.get(key)
     if choices is not None and value not in choices:
         raise InvalidValue(f"`{key}` must be one of {', '.join(choices)}", field=key, reason="setting")
-    low, high = SETTING_RANGES.get(key, (None, None))
-    if low is not None and not low <= value <= high:
-        raise InvalidValue(f"`{key}` must be between {low} and {high}", field=key, reason="setting")
+    if key in SETTING_RANGES:
+        low, high = SETTING_RANGES[key]
+        if not low <= value <= high:
+            raise InvalidValue(f"`{key}` must be between {low} and {high}", field=key, reason="setting")
     return key, value
 
 

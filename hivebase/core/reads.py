@@ -11,13 +11,14 @@ from hivebase.core import access
 from hivebase.core.apps import App
 from hivebase.core.model import TableDef
 from hivebase.core.names import is_key
+from hivebase.core.policy import Action
 from hivebase.core.principal import Principal
 from hivebase.core.query import ir
 from hivebase.core.query.compile import Compiler, Embedded, RowsStatement
 from hivebase.errors import NotFound, PermissionDenied
 
 
-def compiler_for(app: App, principal: Principal, action: access.Action, table: str) -> Compiler:
+def compiler_for(app: App, principal: Principal, action: Action, table: str) -> Compiler:
     """A compiler that ANDs the principal's row scope for ``action`` on ``table`` — and for reading any other
     table the statement touches (joins, includes, sub-queries) — and refuses fields the role may not see."""
     access.require(app, principal, action, table)
@@ -34,7 +35,7 @@ def compiler_for(app: App, principal: Principal, action: access.Action, table: s
 
 
 async def find(app: App, principal: Principal, q: ir.Select, *, with_count: bool = False,
-               action: access.Action = "list") -> tuple[list[dict[str, Any]], int | None]:
+               action: Action = "list") -> tuple[list[dict[str, Any]], int | None]:
     """Rows matching ``q`` (and the total matching count when asked, ignoring limit/offset)."""
     access.require_caller(app, principal)
     await app.catalog.table(q.table)
@@ -156,5 +157,5 @@ async def append_relations(app: App, principal: Principal, table: str, rows: lis
             m = r._mapping
             values = {labels[c.name]: m[c.name] for c in cols if c.name in labels}
             members[m["owner"]].append(Embedded(target, values))
-        for r in rows:
-            r[name] = members.get(r["objectId"], [])
+        for row in rows:
+            row[name] = members.get(row["objectId"], [])

@@ -17,9 +17,9 @@ from hivebase.core.apps import App
 from hivebase.core.catalog import unique_index_name
 from hivebase.core.clock import now
 from hivebase.core.identity import user_table
-from hivebase.core.identity.user_table import USER_TABLE
-from hivebase.core.model import TableDef
+from hivebase.core.model import USER_TABLE, TableDef
 from hivebase.core.names import is_key
+from hivebase.core.policy import Action
 from hivebase.core.principal import Principal
 from hivebase.core.query import ir
 from hivebase.core.reads import compiler_for
@@ -100,7 +100,7 @@ async def _apply_relations(conn: AsyncConnection, tdef: TableDef, object_id: str
             await conn.execute(sa.delete(jt).where(jt.c.owningId == object_id, jt.c.relatedId.in_(rel.ids)))
 
 
-def _scoped(app: App, principal: Principal, action: access.Action, tdef: TableDef, object_id: str) -> Any:
+def _scoped(app: App, principal: Principal, action: Action, tdef: TableDef, object_id: str) -> Any:
     """The WHERE of a single-row write: its objectId, plus the principal's row scope as a sub-select."""
     t = tdef.table
     cond = t.c.objectId == object_id
@@ -126,7 +126,7 @@ def visible_part(app: App, principal: Principal, table: str, row: dict[str, Any]
     return {k: v for k, v in row.items() if k in visible or k in STAMPS}
 
 
-def check_fields(app: App, principal: Principal, action: access.Action, table: str, plan: Plan) -> None:
+def check_fields(app: App, principal: Principal, action: Action, table: str, plan: Plan) -> None:
     access.check_writable(app, principal, action, table, plan.touched)
     if table == USER_TABLE:
         user_table.check_fields(principal, plan.touched)
@@ -206,9 +206,9 @@ async def update_in(conn: AsyncConnection, app: App, principal: Principal, table
     values: dict[str, Any] = {**plan.values, "updatedAt": stamp, "updatedBy": principal.user_id}
     for name, amount in plan.increments.items():
         values[name] = sa.func.coalesce(t.c[name], 0) + amount
-    stmt = sa.update(t).where(where).values(values).returning(t.c.objectId, *(t.c[n] for n in plan.increments))
+    change = sa.update(t).where(where).values(values).returning(t.c.objectId, *(t.c[n] for n in plan.increments))
     try:
-        result = (await conn.execute(stmt)).mappings().first()
+        result = (await conn.execute(change)).mappings().first()
     except IntegrityError as exc:
         raise unique_error(tdef, exc) from None
     if result is None:

@@ -19,8 +19,8 @@ from hivebase.core.catalog import (
     unique_index_name,
 )
 from hivebase.core.fields import canonical_type_name
-from hivebase.core.identity.user_table import USER_FIELDS, USER_TABLE
-from hivebase.core.model import FieldDef, IndexDef, TableDef
+from hivebase.core.identity.user_table import USER_FIELDS
+from hivebase.core.model import USER_TABLE, FieldDef, IndexDef, TableDef
 from hivebase.core.names import check_field_name, check_table_name
 from hivebase.core.policy import Action
 from hivebase.core.principal import Principal
@@ -66,7 +66,7 @@ def parse_field(name: str, spec: Any, table: str, catalog: Catalog, creating: st
                             "Pointer, Relation)", field=name, reason="unknown_type")
     type_name = canonical_type_name(spec["type"][:40])
     auto = _flag(spec, "isAutoIncre", name) or _flag(spec, "autoIncrement", name)
-    start = spec.get("autoIncreInit", spec.get("autoIncrementStart", 1))
+    start: Any = spec.get("autoIncreInit", spec.get("autoIncrementStart", 1))  # checked by check_definition
     target = spec.get("targetClass")
     if target is not None and not isinstance(target, str):
         raise InvalidSchema(f"`{name}`: targetClass must be a table name", field=name, reason="target")
@@ -141,7 +141,7 @@ async def create_system_table(app: App, name: str, fields: dict[str, Any] | None
     async with app.db.write() as conn:
         await conn.run_sync(lambda c: tdef.table.create(c))
         for jt in tdef.join_tables.values():
-            await conn.run_sync(lambda c, jt=jt: jt.create(c))
+            await conn.run_sync(jt.create)
         await conn.execute(sa.insert(cat.t_tables).values(name=name, note=tdef.note, system=system,
                                                           created_at=dt.datetime.now(dt.UTC)))
         for pos, f in enumerate(tdef.user_fields()):
@@ -235,9 +235,9 @@ async def rename_field(app: App, principal: Principal, table: str, old: str, new
         await conn.execute(sa.update(cat.t_counters).where(cat.t_counters.c.table_name == table,
                                                            cat.t_counters.c.field_name == old)
                            .values(field_name=new))
-        for idx in staged.indexes:
-            await conn.execute(sa.update(cat.t_indexes).where(cat.t_indexes.c.name == idx.name)
-                               .values(fields=list(idx.fields)))
+        for index in staged.indexes:
+            await conn.execute(sa.update(cat.t_indexes).where(cat.t_indexes.c.name == index.name)
+                               .values(fields=list(index.fields)))
         await _finish(app, conn)
     await cat.load()
     return cat.get(table).fields[new]
@@ -364,7 +364,7 @@ async def drop_table(app: App, principal: Principal, table: str, cascade: bool =
         for tname, f in referrers:
             await _remove_field(conn, app, cat.get(tname), f)
         for jt in tdef.join_tables.values():
-            await conn.run_sync(lambda c, jt=jt: jt.drop(c))
+            await conn.run_sync(jt.drop)
         await conn.run_sync(lambda c: tdef.table.drop(c))
         for t, col in ((cat.t_fields, "table_name"), (cat.t_indexes, "table_name"),
                        (cat.t_counters, "table_name"), (cat.t_tables, "name")):

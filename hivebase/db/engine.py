@@ -14,16 +14,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
-import regex
+import re2  # untyped: see [[tool.mypy.overrides]] in pyproject.toml
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 Dialect = Literal["sqlite", "postgresql"]
 SYSTEM_NAME = "hivebase"
-#: how long one regular-expression match may take on one stored value (SQLite evaluates it in Python)
-REGEX_TIMEOUT = 0.05
+REGEX_CACHE = 256  # compiled patterns kept per process
 APP_SCHEMA_PREFIX = "app_"
 SQLITE_POOL = 5  # connections kept per SQLite file
 PG_POOL = 20  # connections kept to PostgreSQL
@@ -46,10 +44,7 @@ class Database:
             if snapshot:
                 await conn.execution_options(hb_snapshot=True)
             async with conn.begin():
-                try:
-                    yield conn
-                except OperationalError as exc:
-                    raise _regex_timeout(exc) from None
+                yield conn
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -121,37 +116,50 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def _register_functions(dbapi_connection: Any) -> None:
     """SQL functions SQLite may lack, so geo and regex queries run inside the statement."""
-    dbapi_connection.create_function("hb_regexp", 3, _regexp, deterministic=True)
+    dbapi_connection.create_function("hb_regexp", 2, _regexp, deterministic=True)
     for name, fn in (("sin", math.sin), ("cos", math.cos), ("asin", math.asin),
                      ("sqrt", math.sqrt), ("radians", math.radians)):
         dbapi_connection.create_function("hb_" + name, 1, _nullsafe(fn), deterministic=True)
 
 
-_REGEX_CACHE: dict[tuple[str, int], regex.Pattern[str]] = {}
+class RegexError(ValueError):
+    """A pattern RE2 does not compile."""
 
 
-def _regexp(pattern: str | None, flags: int | None, value: Any) -> int | None:
-    """REGEXP for SQLite, with a time limit per value: a pattern that backtracks exponentially aborts the
-    statement (see ``_regex_timeout``) instead of holding a connection for minutes."""
-    if pattern is None or value is None or not isinstance(value, str):
-        return None
-    key = (pattern, flags or 0)
-    rx = _REGEX_CACHE.get(key)
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.never_capture = True  # only "does it match": no submatch bookkeeping
+_RE2_OPTIONS.log_errors = False
+_RE2 = re2._re2.RE2  # the binding's compiled-pattern class, under the Python wrapper
+_UNANCHORED = _RE2.Anchor.UNANCHORED
+_REGEX_CACHE: dict[str, Any] = {}
+
+
+def compile_regex(pattern: str) -> Any:
+    """``pattern`` compiled by RE2, kept (a query runs one pattern over many rows). RE2 runs in time linear in
+    the text and never backtracks, so no match needs a time limit; it has no backreferences or lookaround.
+    The binding's ``RE2`` object is used as is: ``re2.search`` would cost four times as much per row."""
+    rx = _REGEX_CACHE.get(pattern)
     if rx is None:
-        if len(_REGEX_CACHE) > 512:
+        rx = _RE2(pattern.encode("utf-8", "surrogatepass"), _RE2_OPTIONS)
+        if not rx.ok():
+            raise RegexError(rx.error().decode("utf-8", "replace"))
+        if len(_REGEX_CACHE) >= REGEX_CACHE:
             _REGEX_CACHE.clear()
-        rx = _REGEX_CACHE[key] = regex.compile(pattern, (flags or 0) | regex.V0)
-    return 1 if rx.search(value, timeout=REGEX_TIMEOUT) else 0
+        _REGEX_CACHE[pattern] = rx
+    return rx
 
 
-def _regex_timeout(exc: OperationalError) -> Exception:
-    """A regex time-out inside SQLite as the caller's error; any other database error unchanged."""
-    if "user-defined function raised exception" not in str(exc.orig):
-        return exc
-    from hivebase.errors import InvalidQuery
+def regex_search(pattern: str, text: str) -> bool:
+    """Whether RE2 finds ``pattern`` anywhere in ``text``."""
+    data = text.encode("utf-8", "surrogatepass")
+    return bool(compile_regex(pattern).Match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
 
-    return InvalidQuery("the regular expression takes too long to evaluate (it backtracks heavily); simplify it",
-                        reason="regex_timeout")
+
+def _regexp(pattern: str | None, value: Any) -> int | None:
+    """``hb_regexp(pattern, value)``: 1 when RE2 finds ``pattern`` in ``value``, NULL for non-text values."""
+    if pattern is None or not isinstance(value, str):
+        return None
+    return 1 if regex_search(pattern, value) else 0
 
 
 def _nullsafe(fn: Any) -> Any:
@@ -217,12 +225,6 @@ class Engines:
             db = self._sqlite[key] = Database(sqlite_engine(path, self.pool_size), "sqlite", None)
         return db
 
-    async def ensure_schema(self, db: Database) -> None:
-        """Create the schema an app's tables live in (PostgreSQL only; SQLite files need none)."""
-        if db.schema is not None:
-            async with db.engine.begin() as conn:
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
-
     async def drop_app(self, name: str) -> None:
         if self._pg is not None:
             async with self._pg.begin() as conn:
@@ -243,4 +245,5 @@ class Engines:
         self._sqlite.clear()
 
 
-__all__ = ["Database", "Dialect", "Engines", "app_schema", "normalize_url"]
+__all__ = ["Database", "Dialect", "Engines", "RegexError", "app_schema", "compile_regex", "normalize_url",
+           "regex_search"]

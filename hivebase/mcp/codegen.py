@@ -150,8 +150,8 @@ def plan(kind: str, args: Mapping[str, Any]) -> Request:
     name = check_file_name(v["fileName"])
     ctype = _given(args, "content_Type")
     if ctype is None:
-        kind, encoding = mimetypes.guess_type(name, strict=False)  # a compressed file is sent as it is stored
-        ctype = ("application/gzip" if encoding == "gzip" else DEFAULT_TYPE) if encoding else kind or DEFAULT_TYPE
+        guessed, encoding = mimetypes.guess_type(name, strict=False)  # a compressed file is sent as it is stored
+        ctype = ("application/gzip" if encoding == "gzip" else DEFAULT_TYPE) if encoding else guessed or DEFAULT_TYPE
     return Request("POST", f"/2/files/{quote(name, safe='')}", upload=(name, check_type(_text("content_Type", ctype))))
 
 

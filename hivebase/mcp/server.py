@@ -45,18 +45,21 @@ def _validator(schema: Any) -> Draft202012Validator:
 def _problem(err: ValidationError) -> str:
     where = ".".join(str(p) for p in err.absolute_path)
     at = f"`{where}`" if where else "the arguments"
+    # both are set on every error a validator yields (the stubs also allow jsonschema's "unset" marker)
+    value: Any = err.validator_value
+    schema: Any = err.schema
     if err.validator == "required":
-        missing = [m for m in err.validator_value if isinstance(err.instance, dict) and m not in err.instance]
-        return f"`{missing[0] if missing else err.validator_value[0]}` is required"
+        missing = [m for m in value if isinstance(err.instance, dict) and m not in err.instance]
+        return f"`{missing[0] if missing else value[0]}` is required"
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = sorted((err.schema.get("properties") or {}).keys())
+        allowed = sorted((schema.get("properties") or {}).keys())
         extra = sorted(k for k in err.instance if k not in allowed)
         return f"unknown argument `{str(extra[0])[:60]}`; this tool takes {', '.join(allowed)}"
     if err.validator == "type":
-        expected = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+        expected = value if isinstance(value, str) else " or ".join(value)
         return f"{at} must be {expected}, received {type_of(err.instance)}"
     if err.validator == "enum":
-        return f"{at} must be one of {', '.join(map(str, err.validator_value))}"
+        return f"{at} must be one of {', '.join(map(str, value))}"
     return f"{at}: {err.message[:200]}"
 
 

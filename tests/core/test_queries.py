@@ -241,14 +241,10 @@ async def test_statement_count_is_one_per_request(league: dict[str, Any]) -> Non
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
-async def test_backtracking_regex_is_cut_off(league: dict[str, Any]) -> None:
-    """A pattern that backtracks exponentially fails cleanly (SQLite) or answers (PostgreSQL) — never hangs."""
+async def test_backtracking_regex_answers(league: dict[str, Any]) -> None:
+    """A pattern that would backtrack exponentially answers on both databases (neither engine backtracks)."""
     app = league["app"]
     await records.create(app, ROOT, "Player", {"name": "a" * 40 + "!"})
-    try:
-        found = await names(app, {"name": {"$regex": "^(a|aa)+$"}})
-    except InvalidQuery as exc:
-        assert exc.reason == "regex_timeout" and app.db.dialect == "sqlite"
-    else:
-        assert app.db.dialect == "postgresql" and found == []
-    assert await names(app, {"name": {"$regex": "^an"}}) == ["ann"]  # the connection is still usable
+    assert await names(app, {"name": {"$regex": "^(a|aa)+$"}}) == []
+    assert await names(app, {"name": {"$regex": "^(a|aa)+!$"}}) == ["a" * 40 + "!"]
+    assert await names(app, {"name": {"$regex": "^an"}}) == ["ann"]

@@ -533,7 +533,7 @@ def test_9_hostile_queries(day: Day) -> None:
     before = everything(day.server)
     for params, code in (
             ({"where": "{not json"}, 102), ({"where": w([1])}, 102), ({"where": w({"$where": "1"})}, 102),
-            ({"where": w({"nickname": {"$regex": "(a+)+$"}})}, 102),
+            ({"where": w({"nickname": {"$regex": "(a+)\\1"}})}, 102),
             ({"where": w({"score; DROP TABLE Player": 1})}, 105), ({"where": w({"nickname": {"$bogus": 1}})}, 102),
             ({"where": w({"score": {"$gt": "abc"}})}, 111),
             ({"where": w({"nickname": {"$in": list(range(1001))}})}, 402),

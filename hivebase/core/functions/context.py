@@ -18,7 +18,7 @@ from typing import Any
 from hivebase.core import records
 from hivebase.core.apps import App
 from hivebase.core.bmob_reads import bmob_get, bmob_query
-from hivebase.core.identity.user_table import USER_TABLE
+from hivebase.core.model import USER_TABLE
 from hivebase.core.principal import Principal
 from hivebase.core.render import render_row
 

@@ -23,7 +23,7 @@ def _table(app: App) -> sa.Table:
 async def deployed_source(app: App, name: str) -> str | None:
     t = _table(app)
     async with app.db.read() as conn:
-        return await conn.scalar(sa.select(t.c.source).where(t.c.name == name))  # type: ignore[no-any-return]
+        return await conn.scalar(sa.select(t.c.source).where(t.c.name == name))
 
 
 async def deploy(app: App, principal: Principal, name: Any, source: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from sqlalchemy.exc import DBAPIError
 
 from hivebase.core import roles
 from hivebase.core.apps import App
-from hivebase.core.identity.user_table import USER_FIELDS, USER_TABLE
+from hivebase.core.identity.user_table import USER_FIELDS
+from hivebase.core.model import USER_TABLE
 from hivebase.core.schema import create_system_table
 from hivebase.errors import HivebaseError
 

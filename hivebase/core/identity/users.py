@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,7 +18,7 @@ from hivebase.core import access, reads, records, roles
 from hivebase.core.apps import App
 from hivebase.core.identity import passwords, sessions, user_table
 from hivebase.core.identity.sms import SmsCodes
-from hivebase.core.identity.user_table import USER_TABLE
+from hivebase.core.model import USER_TABLE
 from hivebase.core.names import is_key
 from hivebase.core.policy import ANONYMOUS
 from hivebase.core.principal import Principal
@@ -84,7 +84,7 @@ async def _row(conn: AsyncConnection, app: App, user_id: str) -> dict[str, Any]:
 
 async def _id_by(conn: AsyncConnection, app: App, field: str, value: str) -> str | None:
     t = app.catalog.get(USER_TABLE).table
-    return await conn.scalar(sa.select(t.c.objectId).where(t.c[field] == value))  # type: ignore[no-any-return]
+    return await conn.scalar(sa.select(t.c.objectId).where(t.c[field] == value))
 
 
 async def sign_up(app: App, principal: Principal, data: Any) -> dict[str, Any]:
@@ -232,7 +232,8 @@ async def identity_of(app: App, credential: tuple[sa.Select[Any], dict[str, Any]
     user = dict(zip(user_keys, first[n:n + len(user_keys)], strict=True))
     held = tuple(r[-2] for r in rows if r[-2] is not None)
     default = next((r[-2] for r in rows if r[-1]), held[0] if held else None)
-    cred_keys = [c.key for c in credential[0].selected_columns]
+    # the credential statements select plain columns, whose key SQLAlchemy types as optional but is always set
+    cred_keys = cast(list[str], [c.key for c in credential[0].selected_columns])
     return dict(zip(cred_keys, first[:n], strict=True)), (user if user["objectId"] is not None else None,
                                                           held, default)
 

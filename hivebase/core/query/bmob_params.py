@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from hivebase.core.catalog import Catalog
 from hivebase.core.model import FieldDef, TableDef
@@ -27,8 +27,9 @@ MAX_INCLUDE_DEPTH = 3
 MAX_NAMES = 100  # names in one of order/keys/include/groupby/sum…
 INTEGER = re.compile(r"[+-]?\d{1,19}")
 TRUE, FALSE = ("1", "true"), ("0", "false", "")
-MEASURES = {"sum": ("sum", "_sum"), "average": ("avg", "_avg"), "max": ("max", "_max"),
-            "min": ("min", "_min")}  # parameter → (function, alias prefix)
+# parameter → (function, alias prefix)
+MEASURES: dict[str, tuple[Literal["sum", "avg", "min", "max"], str]] = {
+    "sum": ("sum", "_sum"), "average": ("avg", "_avg"), "max": ("max", "_max"), "min": ("min", "_min")}
 HAVING_OPS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin")
 
 
@@ -265,7 +266,7 @@ def _having_column(table: TableDef, c: Column, value: Any) -> Pred:
             items = tuple(c.convert(v, table.name) for v in operand if v is not None)
             nulls = [Cmp(ref, "eq" if op == "$in" else "ne", None)] if None in operand else []
             if op == "$in":
-                alts: list[Pred] = ([InList(ref, items)] if items else []) + nulls
+                alts: list[Pred] = [*([InList(ref, items)] if items else []), *nulls]
                 preds.append(Const(False) if not alts else alts[0] if len(alts) == 1 else Or(tuple(alts)))
             else:
                 preds.append(conj(InList(ref, items, negate=True) if items else Const(True), *nulls))

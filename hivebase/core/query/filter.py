@@ -115,7 +115,8 @@ def split_key(catalog: Catalog, table: TableDef, key: str) -> tuple[str, Relatio
     parts = key.split(".")
     if not key or len(parts) > MAX_SEGMENTS or any(not p for p in parts):
         raise InvalidQuery(f"`{key[:80]}` is not a valid field path", field=key[:80])
-    current, hops = table, []
+    current = table
+    hops: list[FieldDef] = []
     for i, part in enumerate(parts):
         f = current.fields.get(part)
         if f is None and part == "id":

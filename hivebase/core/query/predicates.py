@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from hivebase.core.catalog import Catalog
 from hivebase.core.model import FieldDef, TableDef
-from hivebase.core.query import ir
+from hivebase.core.query import ir, regex
 from hivebase.core.query.joins import Joins
 from hivebase.core.query.sqlvalues import json_literal, json_node, json_scalar, scalar_kind, sqlite_json_path
 from hivebase.errors import InvalidQuery, PermissionDenied
@@ -233,12 +233,17 @@ class Predicates:
         return sa.not_(_or_false(cond)) if p.negate else cond
 
     def _regex(self, p: ir.Regex) -> Any:
+        """RE2 on SQLite, ``~`` on PostgreSQL, each given the pattern as regex.py writes it for that engine
+        (case-insensitivity is written into it: both run case-sensitively)."""
         expr = self.operand_expr(p.path, "")
+        try:
+            pattern = regex.translate(p.pattern, p.case_insensitive, self.dialect)
+        except regex.PatternError as exc:
+            raise InvalidQuery(f"`$regex`: {exc}", operator="$regex") from None
         if self.dialect == "postgresql":
-            cond = expr.op("~*" if p.case_insensitive else "~")(p.pattern)
+            cond = expr.op("~")(pattern)
         else:
-            flags = 2 if p.case_insensitive else 0  # re.IGNORECASE
-            cond = sa.func.hb_regexp(p.pattern, flags, expr) == 1
+            cond = sa.func.hb_regexp(pattern, expr) == 1
         return sa.not_(_or_false(cond)) if p.negate else cond
 
     # -- arrays -----------------------------------------------------------------------------------------

@@ -126,8 +126,8 @@ async def _association(app: App, name: str, source: TableDef, assoc: str, source
         if f.type not in ("Relation", "Pointer"):
             raise InvalidQuery(f"`{assoc}` of {source.name} is a {f.type} field, not an association; "
                                f"{_known(app, source)}", field=assoc, reason="association")
-        target = app.catalog.get(f.target or "")
-        return Resource(name, target, "relation" if f.type == "Relation" else "pointer", source, source_id, f)
+        related = app.catalog.get(f.target or "")
+        return Resource(name, related, "relation" if f.type == "Relation" else "pointer", source, source_id, f)
     if source.name == USER_TABLE and assoc == "roles":
         return Resource(name, source, "roles", source, source_id)
     target = None

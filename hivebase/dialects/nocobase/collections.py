@@ -132,7 +132,7 @@ def _lookup(name: Any, known: Mapping[str, str], key: str, field: str, table: st
                         suggestion=hint)
 
 
-def _to_many(spec: Mapping[str, Any], kind: str, field: str, table: str) -> InvalidSchema:
+def _to_many(spec: Mapping[str, Any], kind: object, field: str, table: str) -> InvalidSchema:
     """hasMany/hasOne: say exactly which belongsTo to declare instead."""
     target = spec.get("target") if isinstance(spec.get("target"), str) else "<other collection>"
     key = spec.get("foreignKey")

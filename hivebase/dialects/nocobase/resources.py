@@ -26,6 +26,7 @@ from hivebase.core.apps import App
 from hivebase.core.clock import now
 from hivebase.core.identity import user_table
 from hivebase.core.model import USER_TABLE, TableDef
+from hivebase.core.policy import Action
 from hivebase.core.principal import Principal
 from hivebase.core.query.compile import Compiler
 from hivebase.core.query.filter import parse_filter
@@ -125,7 +126,7 @@ async def resource_query(app: App, principal: Principal, args: Mapping[str, Any]
 # -- the write engine ----------------------------------------------------------------------------------------
 
 
-def _target_compiler(app: App, principal: Principal, action: access.Action, table: str) -> Compiler:
+def _target_compiler(app: App, principal: Principal, action: Action, table: str) -> Compiler:
     """A compiler ANDing the caller's ``action`` scope on ``table`` (``list`` on tables a filter joins); the
     filter may name the fields the caller may ``get`` (or, without ``get``, those of ``action``)."""
     access.require(app, principal, action, table)
@@ -133,7 +134,7 @@ def _target_compiler(app: App, principal: Principal, action: access.Action, tabl
         return Compiler(app.catalog, app.db.dialect)
     try:
         access.require(app, principal, "get", table)
-        read: access.Action = "get"
+        read: Action = "get"
     except PermissionDenied:
         read = action
 
@@ -146,7 +147,7 @@ def _target_compiler(app: App, principal: Principal, action: access.Action, tabl
     return Compiler(app.catalog, app.db.dialect, scope_for, fields_for)
 
 
-def _ids(app: App, principal: Principal, action: access.Action, tdef: TableDef, where: Pred) -> sa.Select[Any]:
+def _ids(app: App, principal: Principal, action: Action, tdef: TableDef, where: Pred) -> sa.Select[Any]:
     """``SELECT objectId`` of the targeted rows the caller may ``action`` (ordered by creation)."""
     compiler = _target_compiler(app, principal, action, tdef.name)
     return compiler.rows(Select(tdef.name, where=where, keys=["objectId"], limit=None)).stmt

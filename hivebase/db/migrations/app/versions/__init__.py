@@ -1,0 +1,1 @@
+"""Revisions of the app tree (read by Alembic's ScriptDirectory, never imported as modules)."""
