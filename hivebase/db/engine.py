@@ -129,9 +129,28 @@ class RegexError(ValueError):
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.never_capture = True  # only "does it match": no submatch bookkeeping
 _RE2_OPTIONS.log_errors = False
-_RE2 = re2._re2.RE2  # the binding's compiled-pattern class, under the Python wrapper
-_UNANCHORED = _RE2.Anchor.UNANCHORED
 _REGEX_CACHE: dict[str, Any] = {}
+
+
+def _internal_re2() -> tuple[Any, Any] | None:
+    """The binding's compiled-pattern class under the Python wrapper and its unanchored mode, if they work."""
+    # re2._re2 is private and may change between google-re2 releases: probe it once, else use re2.compile
+    try:
+        cls = re2._re2.RE2
+        unanchored = cls.Anchor.UNANCHORED
+        probe = cls(b"b", _RE2_OPTIONS)
+        if not probe.ok() or probe.Match(unanchored, b"ab", 0, 2)[0][0] != 1:
+            return None
+        return cls, unanchored
+    except Exception:
+        return None
+
+
+_FAST_RE2 = _internal_re2()
+
+
+def _error_text(message: Any) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
 
 
 def compile_regex(pattern: str) -> Any:
@@ -140,9 +159,16 @@ def compile_regex(pattern: str) -> Any:
     The binding's ``RE2`` object is used as is: ``re2.search`` would cost four times as much per row."""
     rx = _REGEX_CACHE.get(pattern)
     if rx is None:
-        rx = _RE2(pattern.encode("utf-8", "surrogatepass"), _RE2_OPTIONS)
-        if not rx.ok():
-            raise RegexError(rx.error().decode("utf-8", "replace"))
+        data = pattern.encode("utf-8", "surrogatepass")
+        if _FAST_RE2 is not None:
+            rx = _FAST_RE2[0](data, _RE2_OPTIONS)
+            if not rx.ok():
+                raise RegexError(_error_text(rx.error()))
+        else:
+            try:
+                rx = re2.compile(data, _RE2_OPTIONS)
+            except re2.error as exc:
+                raise RegexError(_error_text(exc.args[0] if exc.args else exc)) from None
         if len(_REGEX_CACHE) >= REGEX_CACHE:
             _REGEX_CACHE.clear()
         _REGEX_CACHE[pattern] = rx
@@ -152,7 +178,9 @@ def compile_regex(pattern: str) -> Any:
 def regex_search(pattern: str, text: str) -> bool:
     """Whether RE2 finds ``pattern`` anywhere in ``text``."""
     data = text.encode("utf-8", "surrogatepass")
-    return bool(compile_regex(pattern).Match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
+    if _FAST_RE2 is None:
+        return compile_regex(pattern).search(data) is not None
+    return bool(compile_regex(pattern).Match(_FAST_RE2[1], data, 0, len(data))[0][0] >= 0)
 
 
 def _regexp(pattern: str | None, value: Any) -> int | None:

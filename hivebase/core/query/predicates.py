@@ -233,7 +233,7 @@ class Predicates:
         return sa.not_(_or_false(cond)) if p.negate else cond
 
     def _regex(self, p: ir.Regex) -> Any:
-        """RE2 on SQLite, ``~`` on PostgreSQL, each given the pattern as regex.py writes it for that engine
+        """RE2 on SQLite, ``~`` on PostgreSQL, each given the pattern as core/query/regex/ writes it for that engine
         (case-insensitivity is written into it: both run case-sensitively)."""
         expr = self.operand_expr(p.path, "")
         try:

@@ -1,23 +1,30 @@
-"""`$regex` patterns: one syntax that SQLite (RE2, see ``db/engine.py``) and PostgreSQL (its ARE engine)
-read alike, checked here before any SQL and rendered for each database.
-
-Neither engine backtracks, so matching is linear in the value and needs no time budget. A pattern is parsed
-into a small tree; constructs one engine lacks or reads differently are refused with their name, and the
-rest is rendered with one meaning on both: character classes written out as code-point ranges (``\\w`` is
-``[0-9A-Za-z_]`` everywhere, never the database locale's letters), case-insensitivity as explicit sets
-(``[kK\u212a]``), ``.`` as "not a newline", ``\\b`` as ASCII word boundaries. docs/regex.md lists the syntax.
-"""
+"""Reading a `$regex` pattern into its tree (``tree.py``): constructs one engine lacks or reads differently
+are refused with their name, and the size limits that keep both engines fast are enforced."""
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
-from dataclasses import dataclass
 from typing import Literal
 
-from hivebase.db.engine import RegexError as EngineRegexError
-from hivebase.db.engine import compile_regex
+from hivebase.core.query.regex.tree import (
+    DIGIT,
+    DOT,
+    EMPTY,
+    POSIX,
+    SPACE,
+    WORD,
+    Alt,
+    Anchor,
+    Chars,
+    Node,
+    Ranges,
+    Repeat,
+    Seq,
+    complement,
+    folded,
+    merged,
+)
 
 MAX_REPEAT = 255  # PostgreSQL's largest {n,m} count
 MAX_NESTED_REPEAT = 1000  # RE2's limit on the product of nested {n,m} counts
@@ -26,27 +33,10 @@ MAX_GROUP_DEPTH = 50
 MAX_EMPTY_REPEAT = 16  # {n,m} on a part that can match nothing (``(a*){20}``): PostgreSQL compiles it slowly
 MAX_WORD_ANCHORS = 8  # \b: PostgreSQL's compile time grows exponentially with adjacent ones
 
-Ranges = tuple[tuple[int, int], ...]
-UNIVERSE: Ranges = ((0x1, 0xD7FF), (0xE000, 0x10FFFF))  # what text can hold (no NUL, no surrogates)
-DIGIT: Ranges = ((0x30, 0x39),)
-WORD: Ranges = ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A))
-SPACE: Ranges = ((0x9, 0xD), (0x20, 0x20))  # \t \n \v \f \r and space
-POSIX: dict[str, Ranges] = {
-    "alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)), "alpha": ((0x41, 0x5A), (0x61, 0x7A)),
-    "ascii": ((0x1, 0x7F),), "blank": ((0x9, 0x9), (0x20, 0x20)), "cntrl": ((0x1, 0x1F), (0x7F, 0x7F)),
-    "digit": DIGIT, "graph": ((0x21, 0x7E),), "lower": ((0x61, 0x7A),), "print": ((0x20, 0x7E),),
-    "punct": ((0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)), "space": SPACE,
-    "upper": ((0x41, 0x5A),), "word": WORD, "xdigit": ((0x30, 0x39), (0x41, 0x46), (0x61, 0x66)),
-}
 CONTROL = {"t": 0x9, "n": 0xA, "v": 0xB, "f": 0xC, "r": 0xD, "a": 0x7}
-WRITTEN = {0x9: "\\t", 0xA: "\\n", 0xB: "\\v", 0xC: "\\f", 0xD: "\\r"}
-META = set("\\.+*?()|[]{}^$")
-IN_CLASS_META = set("\\]-^[")
 BOUND = re.compile(r"\{(\d*)(,(\d*))?\}")
 RECURSION = re.compile(r"R|&|P>|[+-]?\d")
 FLAGS = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?([:)])")
-W = "[0-9A-Za-z_]"
-PG_WORD_EDGE = f"(?:(?<={W})(?!{W})|(?<!{W})(?={W}))"
 
 BACKREFERENCE = "backreferences (`\\1`, `\\k<name>`, `(?P=name)`) are not supported; no linear-time engine has them"
 LOOKAROUND = "lookahead and lookbehind (`(?=…)`, `(?!…)`, `(?<=…)`, `(?<!…)`) are not supported"
@@ -64,97 +54,6 @@ class PatternError(ValueError):
 
 def unsupported(message: str) -> PatternError:
     return PatternError(message, "unsupported")
-
-
-# -- the tree -------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Chars:
-    """One character out of a set of code-point ranges (a literal is a set of one)."""
-
-    ranges: Ranges
-
-
-@dataclass(frozen=True, slots=True)
-class Anchor:
-    kind: Literal["start", "end", "word"]
-
-
-@dataclass(frozen=True, slots=True)
-class Seq:
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Alt:
-    branches: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Repeat:
-    body: Node
-    low: int
-    high: int | None  # None: unbounded
-
-
-Node = Chars | Anchor | Seq | Alt | Repeat
-EMPTY = Seq(())
-DOT = Chars(((0x1, 0x9), (0xB, 0xD7FF), (0xE000, 0x10FFFF)))
-
-
-# -- code-point sets ------------------------------------------------------------------------------------------
-
-def merged(ranges: list[tuple[int, int]]) -> Ranges:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def complement(ranges: Ranges) -> Ranges:
-    """The code points of ``UNIVERSE`` outside ``ranges``."""
-    out: list[tuple[int, int]] = []
-    for u_lo, u_hi in UNIVERSE:
-        at = u_lo
-        for lo, hi in ranges:
-            if hi < at or lo > u_hi:
-                continue
-            if lo > at:
-                out.append((at, lo - 1))
-            at = max(at, hi + 1)
-        if at <= u_hi:
-            out.append((at, u_hi))
-    return tuple(out)
-
-
-@functools.cache
-def case_pairs() -> tuple[list[int], list[int]]:
-    """Every character that has other cases (sorted, repeated once per case) beside each of its cases: the
-    characters sharing one one-character case fold (``k``, ``K`` and the Kelvin sign; ``σ``, ``Σ``, ``ς``)."""
-    by_fold: dict[int, set[int]] = {}
-    for cp in range(0x20000):  # no cased character lies beyond plane 1
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        fold = chr(cp).casefold()
-        if len(fold) == 1 and ord(fold) != cp:
-            by_fold.setdefault(ord(fold), {ord(fold)}).add(cp)
-    pairs = sorted((cp, other) for members in by_fold.values() for cp in members for other in members)
-    return [cp for cp, _ in pairs], [other for _, other in pairs]
-
-
-@functools.lru_cache(maxsize=1024)
-def folded(ranges: Ranges) -> Ranges:
-    """``ranges`` plus every other case of the characters in it."""
-    chars, cases = case_pairs()
-    outside: list[int] = []
-    for lo, hi in ranges:  # the cases of the characters in [lo, hi] that lie outside it (few, for wide ranges)
-        found = sorted(set(cases[bisect.bisect_left(chars, lo):bisect.bisect_right(chars, hi)]))
-        outside += found[:bisect.bisect_left(found, lo)] + found[bisect.bisect_right(found, hi):]
-    return merged([*ranges, *((cp, cp) for cp in outside)]) if outside else ranges
 
 
 # -- parsing --------------------------------------------------------------------------------------------------
@@ -524,57 +423,6 @@ def cost(node: Node) -> int:
     states, arcs, _, chain = measure(node)
     return states + (arcs + chain * chain // 2) // 32
 
-
-# -- rendering ------------------------------------------------------------------------------------------------
-
-def literal_text(cp: int) -> str:
-    ch = chr(cp)
-    return WRITTEN.get(cp) or ("\\" + ch if ch in META else ch)
-
-
-def class_text(ranges: Ranges) -> str:
-    def one(cp: int) -> str:
-        ch = chr(cp)
-        return WRITTEN.get(cp) or ("\\" + ch if ch in IN_CLASS_META else ch)
-
-    return "".join(one(lo) if lo == hi else one(lo) + one(hi) if hi == lo + 1 else f"{one(lo)}-{one(hi)}"
-                   for lo, hi in ranges)
-
-
-def chars_text(ranges: Ranges) -> str:
-    chars = complement(complement(ranges))  # within UNIVERSE
-    if not chars:
-        return f"[^{class_text(UNIVERSE)}]"  # nothing a text can hold
-    if len(chars) == 1 and chars[0][0] == chars[0][1]:
-        return literal_text(chars[0][0])
-    others = complement(chars)
-    inside, outside = class_text(chars), class_text(others)
-    return f"[{inside}]" if not others or len(inside) <= len(outside) else f"[^{outside}]"
-
-
-def text_of(node: Node, dialect: str) -> str:
-    if isinstance(node, Chars):
-        return chars_text(node.ranges)
-    if isinstance(node, Anchor):
-        if node.kind in ("start", "end"):
-            return "^" if node.kind == "start" else "$"
-        # PostgreSQL's \y would follow the locale's letters (its \b is a backspace)
-        return PG_WORD_EDGE if dialect == "postgresql" else "\\b"
-    if isinstance(node, Alt):
-        return "|".join(text_of(b, dialect) for b in node.branches)
-    if isinstance(node, Seq):
-        return "".join(f"(?:{text_of(x, dialect)})" if isinstance(x, Alt) else text_of(x, dialect)
-                       for x in node.items)
-    body = text_of(node.body, dialect)
-    if not isinstance(node.body, Chars):
-        body = f"(?:{body})"
-    low, high = node.low, node.high
-    suffix = {(0, None): "*", (1, None): "+", (0, 1): "?"}.get((low, high))
-    if suffix is None:
-        suffix = f"{{{low}}}" if low == high else f"{{{low},}}" if high is None else f"{{{low},{high}}}"
-    return body + suffix
-
-
 # -- entry points ---------------------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=512)
@@ -590,21 +438,3 @@ def parse(pattern: str, case_insensitive: bool = False) -> Node:
                            f"{MAX_COST}); use smaller {{n,m}} counts or fewer of them", "too_large")
     return tree
 
-
-@functools.lru_cache(maxsize=512)
-def translate(pattern: str, case_insensitive: bool, dialect: str) -> str:
-    """The pattern for ``dialect``'s engine (``sqlite``: RE2, ``postgresql``: the ``~`` operator)."""
-    text = text_of(parse(pattern, case_insensitive), dialect)
-    if dialect != "postgresql":
-        try:
-            compile_regex(text)
-        except EngineRegexError as exc:  # the limits above keep RE2 within its own; should one still refuse
-            raise PatternError(f"the pattern is too large for the regular-expression engine ({exc})",
-                               "too_large") from None
-    return text
-
-
-def check(pattern: str, case_insensitive: bool = False) -> None:
-    """Refuse (PatternError) what either database would run differently, or not at all; the same answer
-    on SQLite and PostgreSQL."""
-    translate(pattern, case_insensitive, "sqlite")
