@@ -36,8 +36,6 @@ BUILTINS: dict[str, FieldDef] = {
 assert tuple(BUILTINS) == BUILTIN_FIELDS
 
 
-
-
 def field_from_row(name: str, type_: str, options: dict[str, Any]) -> FieldDef:
     return FieldDef(
         name=name, type=type_,
