@@ -13,11 +13,8 @@ import contextlib
 import json
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +22,11 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from hivebase.app import build_app
 from hivebase.config import Settings
 from hivebase.core.apps import MAIN
 from hivebase.core.secrets import Vault, hash_key, random_key
@@ -42,6 +37,7 @@ from hivebase.db.tables import app_tables, registry_tables
 from hivebase.hub import Hub
 from tests.cli import COMMAND, clean_env
 from tests.conftest import PG_URL, drop_prefixed_schemas, require_postgres
+from tests.rest.conftest import start_uvicorn
 
 pytestmark = pytest.mark.anyio
 
@@ -252,27 +248,12 @@ def copy_old(tmp_path: Path) -> Path:
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serving(settings: Settings) -> Iterator[str]:
-    """The real server (uvicorn, real sockets) on the data dir; its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the server did not start")
-        time.sleep(0.02)
+    """The real server on the data dir (nothing prepared first: the old data must stay as it was); its URL."""
+    url, server, thread = start_uvicorn(settings)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=15)

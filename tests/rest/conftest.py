@@ -77,9 +77,8 @@ async def _prepare(settings: Settings, extra_apps: tuple[str, ...]) -> dict[str,
         return out
 
 
-def start_server(settings: Settings, extra_apps: tuple[str, ...] = ()) -> tuple[Server, uvicorn.Server,
-                                                                               threading.Thread]:
-    apps = asyncio.run(_prepare(settings, extra_apps))
+def start_uvicorn(settings: Settings) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """The real server (uvicorn, real sockets) on a free loopback port, started; its base URL."""
     port = free_port()
     config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on", access_log=False)
@@ -91,7 +90,14 @@ def start_server(settings: Settings, extra_apps: tuple[str, ...] = ()) -> tuple[
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the server did not start")
         time.sleep(0.02)
-    return Server(f"http://127.0.0.1:{port}", settings, apps), srv, thread
+    return f"http://127.0.0.1:{port}", srv, thread
+
+
+def start_server(settings: Settings, extra_apps: tuple[str, ...] = ()) -> tuple[Server, uvicorn.Server,
+                                                                               threading.Thread]:
+    apps = asyncio.run(_prepare(settings, extra_apps))
+    url, srv, thread = start_uvicorn(settings)
+    return Server(url, settings, apps), srv, thread
 
 
 @contextlib.contextmanager
